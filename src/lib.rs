@@ -1,0 +1,7 @@
+//! certsmith: a Kubernetes certificate operator that speaks cert-manager's APIs.
+//!
+//! `api` holds the CRD types of `cert-manager.io/v1` and `acme.cert-manager.io/v1`; `cli` the
+//! user-facing subcommands of the single `certsmith` binary.
+
+pub mod api;
+pub mod cli;
