@@ -1,0 +1,229 @@
+//! Finding and using the local test bed (hack/testenv.sh) from integration tests.
+//!
+//! The bed writes an env file; tests read it to find the kubeconfig, kubectl, helm, Pebble and
+//! BIND. When the bed is not up, a test fails with the command that starts it: integration
+//! tests never pass without the real components.
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use tokio::sync::OnceCell;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The test bed's settings, read from its env file.
+pub struct TestBed {
+    vars: HashMap<String, String>,
+}
+
+impl TestBed {
+    /// Reads the env file of a running bed, or panics saying how to start one.
+    pub fn get() -> Self {
+        let dir = std::env::var_os("CERTSMITH_TESTENV_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo_root().join("target/testenv"));
+        let file = dir.join("env");
+        let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
+            panic!(
+                "the test bed is not up ({} unreadable: {e}). Start it with `hack/testenv.sh up`, \
+                 or run the whole suite with `hack/test.sh`.",
+                file.display()
+            )
+        });
+        let bed = Self {
+            vars: parse_env_file(&text),
+        };
+        bed.require_apiserver();
+        bed
+    }
+
+    /// A variable of the env file, or a panic naming it.
+    pub fn var(&self, name: &str) -> &str {
+        self.vars.get(name).unwrap_or_else(|| {
+            panic!("the test bed's env file has no {name}: re-run `hack/testenv.sh up`")
+        })
+    }
+
+    pub fn kubeconfig(&self) -> &Path {
+        Path::new(self.var("KUBECONFIG"))
+    }
+
+    fn require_apiserver(&self) {
+        let out = Command::new(self.var("KUBECTL"))
+            .args([
+                "--kubeconfig",
+                self.var("KUBECONFIG"),
+                "get",
+                "--raw",
+                "/readyz",
+            ])
+            .output()
+            .expect("running kubectl from the test bed");
+        assert!(
+            out.status.success(),
+            "the test bed's kube-apiserver is not answering: {}\nRestart it with `hack/testenv.sh up`.",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A client for the bed's kube-apiserver, bound to the calling test's runtime.
+    pub async fn client(&self) -> Client {
+        let kubeconfig =
+            Kubeconfig::read_from(self.kubeconfig()).expect("reading the bed's kubeconfig");
+        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .expect("loading the bed's kubeconfig");
+        Client::try_from(config).expect("building a client for the bed")
+    }
+
+    /// Runs kubectl against the bed; returns (success, stdout, stderr).
+    pub fn kubectl(&self, args: &[&str]) -> (bool, String, String) {
+        run(Command::new(self.var("KUBECTL"))
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .args(args))
+    }
+
+    /// Runs helm against the bed; returns (success, stdout, stderr).
+    pub fn helm(&self, args: &[&str]) -> (bool, String, String) {
+        run(Command::new(self.var("HELM"))
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .args(args))
+    }
+}
+
+fn run(cmd: &mut Command) -> (bool, String, String) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Parses `export NAME=value` lines (values may be single- or double-quoted).
+fn parse_env_file(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter_map(|line| line.trim().strip_prefix("export "))
+        .flat_map(|rest| rest.split_whitespace()) // several NAME=value on one line
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.to_owned(),
+                v.trim_matches(|c| c == '"' || c == '\'').to_owned(),
+            )
+        })
+        .collect()
+}
+
+static CRDS_INSTALLED: OnceCell<()> = OnceCell::const_new();
+
+/// Applies crds/*.yaml (what users apply) once per test binary and waits until every CRD is
+/// Established.
+pub async fn install_crds(client: &Client) {
+    CRDS_INSTALLED
+        .get_or_init(|| async {
+            let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+            let params = PatchParams::apply("certsmith-tests").force();
+            let mut names = Vec::new();
+            for crd in committed_crds() {
+                let name = crd.metadata.name.clone().expect("CRD has a name");
+                api.patch(&name, &params, &Patch::Apply(&crd))
+                    .await
+                    .unwrap_or_else(|e| panic!("applying CRD {name}: {e}"));
+                names.push(name);
+            }
+            for name in names {
+                wait_established(&api, &name).await;
+            }
+        })
+        .await;
+}
+
+/// The CRDs as committed under crds/.
+pub fn committed_crds() -> Vec<CustomResourceDefinition> {
+    let mut paths: Vec<_> = std::fs::read_dir(repo_root().join("crds"))
+        .expect("reading crds/")
+        .map(|e| e.expect("crds/ entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(p).expect("reading a CRD file");
+            serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", p.display()))
+        })
+        .collect()
+}
+
+async fn wait_established(api: &Api<CustomResourceDefinition>, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let crd = api.get(name).await.expect("reading a CRD back");
+        let established = crd
+            .status
+            .and_then(|s| s.conditions)
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True");
+        if established {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "CRD {name} not Established after 30s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A fresh namespace for one test; `delete_namespace` removes it.
+pub async fn fresh_namespace(client: &Client, prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let api: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace = serde_json::from_value(serde_json::json!({
+        "metadata": { "name": name, "labels": { "certsmith.test/ephemeral": "true" } }
+    }))
+    .expect("namespace object");
+    api.create(&PostParams::default(), &ns)
+        .await
+        .expect("creating a test namespace");
+    name
+}
+
+/// Deletes a test namespace (and so everything in it). Best effort: the apiserver has no
+/// namespace controller, so the namespace itself may linger in Terminating; names never clash.
+pub async fn delete_namespace(client: &Client, name: &str) {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let _ = api.delete(name, &DeleteParams::default()).await;
+}
+
+/// Splits a multi-document YAML file into JSON values (skipping empty documents).
+pub fn yaml_documents(path: &Path) -> Vec<serde_json::Value> {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text)
+        .unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()));
+    docs.into_iter().filter(|d| !d.is_null()).collect()
+}
