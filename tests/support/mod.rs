@@ -105,7 +105,8 @@ impl TestBed {
     }
 }
 
-fn run(cmd: &mut Command) -> (bool, String, String) {
+/// Runs a command to completion; returns (success, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (bool, String, String) {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
