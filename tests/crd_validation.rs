@@ -30,34 +30,58 @@ fn resource_for(kind: &str) -> (ApiResource, bool) {
     }
 }
 
-/// Server-side applies one manifest (namespaced kinds into `ns`); returns the apiserver's
-/// answer or its error message.
-async fn apply(client: &Client, ns: &str, doc: &Value) -> Result<DynamicObject, String> {
+/// The API of a manifest's kind (namespaced kinds in `ns`) and the manifest's name.
+fn api_for<'a>(client: &Client, ns: &str, doc: &'a Value) -> (Api<DynamicObject>, &'a str) {
     let kind = doc["kind"].as_str().expect("manifest has a kind");
     let name = doc["metadata"]["name"]
         .as_str()
         .expect("manifest has a name");
     let (ar, namespaced) = resource_for(kind);
-    // Examples name a namespace; the test puts everything in its own.
-    let mut doc = doc.clone();
-    if let Some(meta) = doc["metadata"].as_object_mut() {
-        meta.remove("namespace");
-    }
-    let api: Api<DynamicObject> = if namespaced {
+    let api = if namespaced {
         Api::namespaced_with(client.clone(), ns, &ar)
     } else {
         Api::all_with(client.clone(), &ar)
     };
-    api.patch(
-        name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&doc),
-    )
-    .await
-    .map_err(|e| match e {
-        kube::Error::Api(status) => status.message,
-        other => other.to_string(),
-    })
+    (api, name)
+}
+
+/// Server-side applies one manifest (namespaced kinds into `ns`); returns the apiserver's
+/// answer or its error message.
+async fn apply(client: &Client, ns: &str, doc: &Value) -> Result<DynamicObject, String> {
+    let (api, name) = api_for(client, ns, doc);
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch(name, &params, &Patch::Apply(doc))
+        .await
+        .map_err(|e| match e {
+            kube::Error::Api(status) => status.message,
+            other => other.to_string(),
+        })
+}
+
+/// A manifest made private to this test process: namespaced objects lose their namespace (the
+/// test applies them into its own), cluster-scoped ones get a name of their own, so tests never
+/// touch objects a user (or the demo) made on the same bed.
+fn isolate(mut doc: Value, test: &str) -> Value {
+    let cluster_scoped = !resource_for(doc["kind"].as_str().expect("manifest has a kind")).1;
+    let meta = doc["metadata"]
+        .as_object_mut()
+        .expect("manifest has metadata");
+    meta.remove("namespace");
+    if cluster_scoped {
+        let name = meta["name"].as_str().expect("manifest has a name");
+        meta["name"] = format!("{name}-{test}-{}", std::process::id()).into();
+    }
+    doc
+}
+
+/// Deletes what a test applied. The bed has no namespace controller, so deleting a namespace
+/// would leave its objects behind; cluster-scoped ones must go anyway.
+async fn delete_all(client: &Client, ns: &str, docs: &[Value]) {
+    for doc in docs {
+        let (api, name) = api_for(client, ns, doc);
+        let _ = api.delete(name, &Default::default()).await;
+    }
+    delete_namespace(client, ns).await;
 }
 
 fn annotation<'a>(doc: &'a Value, key: &str) -> Option<&'a str> {
@@ -135,7 +159,10 @@ async fn valid_manifests_are_accepted_and_read_back() {
     install_crds(&client).await;
     let ns = fresh_namespace(&client, "valid").await;
 
-    let docs = valid_documents();
+    let docs: Vec<Value> = valid_documents()
+        .into_iter()
+        .map(|d| isolate(d, "valid"))
+        .collect();
     assert!(
         docs.len() >= 15,
         "expected at least 15 valid manifests, found {}",
@@ -181,7 +208,7 @@ async fn valid_manifests_are_accepted_and_read_back() {
             Err(message) => failures.push(format!("{}: rejected: {message}", describe(doc))),
         }
     }
-    delete_namespace(&client, &ns).await;
+    delete_all(&client, &ns, &docs).await;
     assert!(
         failures.is_empty(),
         "{} of {} valid manifests failed:\n{}",
@@ -199,7 +226,10 @@ async fn invalid_manifests_are_rejected_naming_the_field() {
     install_crds(&client).await;
     let ns = fresh_namespace(&client, "invalid").await;
 
-    let docs = yaml_documents(&repo_root().join("tests/manifests/invalid.yaml"));
+    let docs: Vec<Value> = yaml_documents(&repo_root().join("tests/manifests/invalid.yaml"))
+        .into_iter()
+        .map(|d| isolate(d, "invalid"))
+        .collect();
     assert!(
         docs.len() >= 25,
         "expected at least 25 invalid manifests, found {}",
@@ -233,7 +263,7 @@ async fn invalid_manifests_are_rejected_naming_the_field() {
             }
         }
     }
-    delete_namespace(&client, &ns).await;
+    delete_all(&client, &ns, &docs).await;
     assert!(
         failures.is_empty(),
         "{} of {} invalid manifests misbehaved:\n{}",
@@ -289,6 +319,9 @@ async fn certificate_request_spec_is_immutable() {
     api.replace("app-1", &PostParams::default(), &labelled)
         .await
         .expect("labels may change");
+    api.delete("app-1", &Default::default())
+        .await
+        .expect("deleting");
     delete_namespace(&client, &ns).await;
 }
 
@@ -344,7 +377,8 @@ async fn kubectl_get_shows_printer_columns() {
     install_crds(&client).await;
     let ns = fresh_namespace(&client, "columns").await;
     // One object of each kind, taken from the valid manifests.
-    let docs = yaml_documents(&repo_root().join("tests/manifests/valid.yaml"));
+    let all = yaml_documents(&repo_root().join("tests/manifests/valid.yaml"));
+    let mut docs = Vec::new();
     for name in [
         "minimal",
         "app-1",
@@ -353,13 +387,17 @@ async fn kubectl_get_shows_printer_columns() {
         "app-1-1234567890",
         "app-1-1234567890-1",
     ] {
-        let doc = docs
-            .iter()
-            .find(|d| d["metadata"]["name"] == name)
-            .expect("manifest present");
-        apply(&client, &ns, doc)
+        let doc = isolate(
+            all.iter()
+                .find(|d| d["metadata"]["name"] == name)
+                .expect("manifest present")
+                .clone(),
+            "columns",
+        );
+        apply(&client, &ns, &doc)
             .await
             .unwrap_or_else(|e| panic!("applying {name}: {e}"));
+        docs.push(doc);
     }
     for (kind, wide, headers) in [
         (
@@ -407,5 +445,5 @@ async fn kubectl_get_shows_printer_columns() {
         out.contains("app.example.test"),
         "the DOMAIN column shows spec.dnsName: {out}"
     );
-    delete_namespace(&client, &ns).await;
+    delete_all(&client, &ns, &docs).await;
 }

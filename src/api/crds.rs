@@ -28,8 +28,50 @@ pub fn all() -> Vec<CustomResourceDefinition> {
             .labels
             .get_or_insert_with(Default::default)
             .insert(PART_OF_LABEL.0.into(), PART_OF_LABEL.1.into());
+        reflow_descriptions(crd);
     }
     crds
+}
+
+/// Doc comments are wrapped at 100 columns; kubectl explain wraps again. Join each paragraph's
+/// lines so explain shows flowing text, keeping blank lines between paragraphs.
+fn reflow_descriptions(crd: &mut CustomResourceDefinition) {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, v) in map.iter_mut() {
+                    match v {
+                        serde_json::Value::String(text) if key == "description" => {
+                            *text = reflow(text)
+                        }
+                        _ => walk(v),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    for version in &mut crd.spec.versions {
+        if let Some(schema) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        {
+            let mut json = serde_json::to_value(&*schema).expect("a schema serializes");
+            walk(&mut json);
+            *schema = serde_json::from_value(json).expect("a reflowed schema deserializes");
+        }
+    }
+}
+
+/// Joins the lines of each paragraph with spaces; paragraphs stay separated by a blank line.
+fn reflow(text: &str) -> String {
+    text.split("\n\n")
+        .map(|para| para.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|para| !para.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 /// `<group>_<plural>.yaml`, as cert-manager names its CRD files.
@@ -272,6 +314,22 @@ mod tests {
         assert!(t.trim_end().ends_with("{{- end }}"));
         assert!(t.contains("helm.sh/resource-policy: keep"));
         assert!(t.contains("  name: certificates.cert-manager.io\n"));
+    }
+
+    #[test]
+    fn reflow_joins_lines_and_keeps_paragraphs() {
+        let table = [
+            ("one line", "one line"),
+            ("wrapped\nline\n", "wrapped line"),
+            ("first\npara\n\nsecond  para", "first para\n\nsecond para"),
+            ("", ""),
+        ];
+        for (input, want) in table {
+            assert_eq!(reflow(input), want, "{input:?}");
+        }
+        let crds = all();
+        let schema = serde_json::to_string(&crds[0]).expect("json");
+        assert!(schema.contains("How long before the certificate expires it is renewed, as a duration such as `720h`. At least 5m"));
     }
 
     #[test]
