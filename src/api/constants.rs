@@ -32,6 +32,8 @@ pub const REASON_DOES_NOT_EXIST: &str = "DoesNotExist";
 pub const REASON_MISSING_DATA: &str = "MissingData";
 pub const REASON_INVALID_KEY_PAIR: &str = "InvalidKeyPair";
 pub const REASON_INVALID_CERTIFICATE: &str = "InvalidCertificate";
+/// The current CertificateRequest's CSR cannot be decoded.
+pub const REASON_INVALID_CERTIFICATE_REQUEST: &str = "InvalidCertificateRequest";
 pub const REASON_SECRET_MISMATCH: &str = "SecretMismatch";
 pub const REASON_INCORRECT_ISSUER: &str = "IncorrectIssuer";
 pub const REASON_INCORRECT_CERTIFICATE: &str = "IncorrectCertificate";

@@ -1,0 +1,9 @@
+//! Pure decisions about Certificates: does it need (re-)issuing and why, is it Ready, when to
+//! retry after a failure. Input structs in, verdicts out; `now` is always passed in.
+
+pub mod backoff;
+pub mod facts;
+#[cfg(test)]
+mod fixtures;
+pub mod readiness;
+pub mod trigger;
