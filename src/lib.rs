@@ -5,5 +5,8 @@
 
 pub mod api;
 pub mod cli;
+pub mod controller;
+pub mod issuer;
 pub mod pki;
 pub mod policy;
+pub mod telemetry;

@@ -98,6 +98,47 @@ pub struct Condition {
     pub observed_generation: Option<i64>,
 }
 
+/// How a condition should change, given the one currently in status (same type).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConditionChange {
+    /// Same status, reason, message and generation: write nothing.
+    Unchanged,
+    /// Write `condition`; `transition` is true when its status changed (worth an Event).
+    /// `lastTransitionTime` is carried over unless the status changed.
+    Write {
+        condition: Condition,
+        transition: bool,
+    },
+}
+
+/// Compares a freshly decided condition with the current one.
+pub fn condition_change(old: Option<&Condition>, mut new: Condition, now: Time) -> ConditionChange {
+    match old {
+        Some(old)
+            if old.status == new.status
+                && old.reason == new.reason
+                && old.message == new.message
+                && old.observed_generation == new.observed_generation =>
+        {
+            ConditionChange::Unchanged
+        }
+        Some(old) if old.status == new.status => {
+            new.last_transition_time = old.last_transition_time.clone().or(Some(now));
+            ConditionChange::Write {
+                condition: new,
+                transition: false,
+            }
+        }
+        _ => {
+            new.last_transition_time = Some(now);
+            ConditionChange::Write {
+                condition: new,
+                transition: true,
+            }
+        }
+    }
+}
+
 /// Finds a condition by type in a list of conditions.
 pub fn find_condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
     conditions.iter().find(|c| c.type_ == type_)
@@ -142,6 +183,58 @@ mod tests {
                 "{kind:?} {group:?}"
             );
         }
+    }
+
+    #[test]
+    fn transition_time_moves_only_on_status_change() {
+        let t = |s: i64| Time(jiff::Timestamp::from_second(s).expect("timestamp"));
+        let ready = |status, reason: &str| Condition {
+            type_: "Ready".into(),
+            status,
+            reason: Some(reason.into()),
+            ..Default::default()
+        };
+        let written = |change| match change {
+            ConditionChange::Write {
+                condition,
+                transition,
+            } => (condition, transition),
+            ConditionChange::Unchanged => panic!("expected a write"),
+        };
+        let (first, transition) = written(condition_change(
+            None,
+            ready(ConditionStatus::False, "Pending"),
+            t(10),
+        ));
+        assert!(transition);
+        assert_eq!(first.last_transition_time, Some(t(10)));
+        assert_eq!(
+            condition_change(
+                Some(&first),
+                ready(ConditionStatus::False, "Pending"),
+                t(15)
+            ),
+            ConditionChange::Unchanged
+        );
+        let (second, transition) = written(condition_change(
+            Some(&first),
+            ready(ConditionStatus::False, "StillPending"),
+            t(20),
+        ));
+        assert!(!transition, "same status is no transition");
+        assert_eq!(
+            second.last_transition_time,
+            Some(t(10)),
+            "same status keeps the time"
+        );
+        assert_eq!(second.reason.as_deref(), Some("StillPending"));
+        let (third, transition) = written(condition_change(
+            Some(&second),
+            ready(ConditionStatus::True, "Ready"),
+            t(30),
+        ));
+        assert!(transition);
+        assert_eq!(third.last_transition_time, Some(t(30)));
     }
 
     #[test]

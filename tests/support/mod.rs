@@ -228,3 +228,61 @@ pub fn yaml_documents(path: &Path) -> Vec<serde_json::Value> {
         .unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()));
     docs.into_iter().filter(|d| !d.is_null()).collect()
 }
+
+/// A `certsmith controller` process for one test, killed when dropped.
+pub struct ControllerProcess {
+    child: std::process::Child,
+    pub log: PathBuf,
+}
+
+impl ControllerProcess {
+    /// Starts the controller binary against the bed, with extra arguments (e.g.
+    /// `--namespace`), logging to target/test-logs/<name>.log.
+    pub fn start(bed: &TestBed, name: &str, args: &[&str]) -> Self {
+        let dir = repo_root().join("target/test-logs");
+        std::fs::create_dir_all(&dir).expect("creating target/test-logs");
+        let log = dir.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).expect("creating the controller log");
+        let child = Command::new(env!("CARGO_BIN_EXE_certsmith"))
+            .arg("controller")
+            .args(args)
+            .env("KUBECONFIG", bed.kubeconfig())
+            .env("RUST_LOG", "certsmith=debug,info")
+            .stdout(file.try_clone().expect("log file handle"))
+            .stderr(file)
+            .spawn()
+            .expect("starting certsmith controller");
+        Self { child, log }
+    }
+
+    /// The controller's log so far, for assertion messages.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for ControllerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, or panics after `timeout` with `what`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,110 @@
+//! `certsmith controller`: the kube-rs controllers, their shared context, and the process that
+//! runs them until SIGTERM/SIGINT.
+
+pub mod approver;
+pub mod backoff;
+pub mod issuers;
+
+use std::sync::Arc;
+
+use futures::future::{FutureExt, Shared};
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+
+use backoff::ErrorBackoff;
+
+/// Everything a reconciler needs besides the object.
+pub struct Context {
+    pub client: Client,
+    /// Namespace holding the Secrets of ClusterIssuers (cert-manager's
+    /// `--cluster-resource-namespace`).
+    pub cluster_resource_namespace: String,
+    pub recorder: Recorder,
+    /// Per-object retry delays after transient errors.
+    pub backoff: ErrorBackoff,
+    /// The only namespace watched, if the controller is namespace-scoped.
+    pub namespace: Option<String>,
+}
+
+impl Context {
+    /// An API handle over the watched scope: one namespace, or all of them.
+    pub fn watched<K>(&self) -> kube::Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        match &self.namespace {
+            Some(ns) => kube::Api::namespaced(self.client.clone(), ns),
+            None => kube::Api::all(self.client.clone()),
+        }
+    }
+}
+
+/// Settings of the controller process.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub cluster_resource_namespace: String,
+    /// Watch only this namespace; ClusterIssuers are then not reconciled.
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("connecting to the Kubernetes API failed: {0}")]
+    Connect(#[source] kube::Error),
+}
+
+/// Resolves once on SIGTERM or SIGINT; every controller stops on it, finishing in-flight
+/// reconciles first.
+fn shutdown_signal() -> Shared<futures::future::BoxFuture<'static, ()>> {
+    async {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("installing a SIGTERM handler");
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutdown requested; finishing in-flight work");
+    }
+    .boxed()
+    .shared()
+}
+
+/// Runs every controller until a shutdown signal.
+pub async fn run(settings: Settings) -> Result<(), RunError> {
+    let client = Client::try_default().await.map_err(RunError::Connect)?;
+    let reporter = Reporter {
+        controller: "certsmith".into(),
+        instance: std::env::var("POD_NAME").ok(),
+    };
+    let ctx = Arc::new(Context {
+        recorder: Recorder::new(client.clone(), reporter),
+        client,
+        cluster_resource_namespace: settings.cluster_resource_namespace,
+        backoff: ErrorBackoff::default(),
+        namespace: settings.namespace,
+    });
+    tracing::info!(
+        cluster_resource_namespace = %ctx.cluster_resource_namespace,
+        namespace = ctx.namespace.as_deref().unwrap_or("(all)"),
+        "certsmith controller starting"
+    );
+    let shutdown = shutdown_signal();
+    let cluster_issuers = async {
+        if ctx.namespace.is_none() {
+            issuers::run_cluster_issuers(ctx.clone(), shutdown.clone()).await;
+        }
+    };
+    futures::join!(
+        issuers::run_issuers(ctx.clone(), shutdown.clone()),
+        cluster_issuers
+    );
+    tracing::info!("certsmith controller stopped");
+    Ok(())
+}
