@@ -2,7 +2,7 @@
 //! spec uses (names, usages, key algorithm and size).
 //!
 //! Names are rendered as RFC 4514 strings the way Go's `pkix.Name.String` does (and so
-//! `cmctl` and `openssl -nameopt RFC2253`): last RDN first, `,` between RDNs, `+` inside one,
+//! `cmctl`), with `names::rfc4514_go`: last RDN first, `,` between RDNs, `+` inside one,
 //! short names for the well-known attributes, and `OID=#hex` (the DER of the value) otherwise.
 
 use std::fmt::Write as _;
@@ -11,13 +11,14 @@ use std::net::IpAddr;
 use jiff::Timestamp;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-use x509_parser::asn1_rs::{Any, Class, FromDer as _, Tag, ToDer as _};
+use x509_parser::asn1_rs::{Any, Class, FromDer as _, Tag};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
 use x509_parser::public_key::PublicKey;
 use x509_parser::time::ASN1Time;
-use x509_parser::x509::{AttributeTypeAndValue, SubjectPublicKeyInfo, X509Name};
+use x509_parser::x509::SubjectPublicKeyInfo;
 
+use super::names::{last_string, rfc4514_go, strings};
 use crate::api::{KeyUsage, PrivateKeyAlgorithm};
 use crate::pki::{CertificateInfo, OtherNameValue};
 
@@ -92,10 +93,10 @@ fn inspect_der(index: usize, der: &[u8]) -> Result<CertificateInfo, InspectError
     let issuer = cert.issuer();
 
     let mut info = CertificateInfo {
-        subject: rfc4514(subject),
+        subject: rfc4514_go(subject),
         common_name: last_string(subject, OID_CN),
         organizations: strings(subject, OID_O),
-        issuer: rfc4514(issuer),
+        issuer: rfc4514_go(issuer),
         issuer_common_name: last_string(issuer, OID_CN),
         serial_hex: format!("{:x}", cert.serial),
         not_before: timestamp(cert.validity().not_before)
@@ -294,120 +295,6 @@ fn hex(bytes: &[u8]) -> String {
 
 const OID_CN: &str = "2.5.4.3";
 const OID_O: &str = "2.5.4.10";
-
-/// Short names for RFC 4514 strings: Go's `pkix` set plus DC and UID from RFC 4514 itself.
-fn short_name(oid: &str) -> Option<&'static str> {
-    Some(match oid {
-        "2.5.4.3" => "CN",
-        "2.5.4.5" => "SERIALNUMBER",
-        "2.5.4.6" => "C",
-        "2.5.4.7" => "L",
-        "2.5.4.8" => "ST",
-        "2.5.4.9" => "STREET",
-        "2.5.4.10" => "O",
-        "2.5.4.11" => "OU",
-        "2.5.4.17" => "POSTALCODE",
-        "0.9.2342.19200300.100.1.25" => "DC",
-        "0.9.2342.19200300.100.1.1" => "UID",
-        _ => return None,
-    })
-}
-
-/// The string values of every attribute of type `oid` (dotted) in `name`, in DER order.
-pub(crate) fn strings(name: &X509Name, oid: &str) -> Vec<String> {
-    name.iter_attributes()
-        .filter(|a| a.attr_type().to_id_string() == oid)
-        .filter_map(|a| attribute_string(a.attr_value()))
-        .collect()
-}
-
-/// The last value, as Go's `pkix.Name` keeps it for single-valued fields.
-fn last_string(name: &X509Name, oid: &str) -> Option<String> {
-    strings(name, oid).pop()
-}
-
-/// The value of a string-typed attribute.
-fn attribute_string(value: &Any) -> Option<String> {
-    if value.class() != Class::Universal {
-        return None;
-    }
-    let data = value.data;
-    match value.tag() {
-        Tag::Utf8String
-        | Tag::PrintableString
-        | Tag::Ia5String
-        | Tag::NumericString
-        | Tag::VisibleString => std::str::from_utf8(data).ok().map(str::to_owned),
-        // T.61 in practice carries Latin-1.
-        Tag::T61String => Some(data.iter().map(|&b| char::from(b)).collect()),
-        Tag::BmpString => {
-            if !data.len().is_multiple_of(2) {
-                return None;
-            }
-            let units = data
-                .chunks_exact(2)
-                .map(|c| u16::from_be_bytes([c[0], c[1]]));
-            char::decode_utf16(units)
-                .collect::<Result<String, _>>()
-                .ok()
-        }
-        Tag::UniversalString => {
-            if !data.len().is_multiple_of(4) {
-                return None;
-            }
-            data.chunks_exact(4)
-                .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
-                .collect()
-        }
-        _ => None,
-    }
-}
-
-/// RFC 4514 string of a name.
-fn rfc4514(name: &X509Name) -> String {
-    let rdns: Vec<String> = name
-        .iter_rdn()
-        .map(|rdn| {
-            rdn.iter()
-                .map(attribute_rfc4514)
-                .collect::<Vec<_>>()
-                .join("+")
-        })
-        .collect();
-    let mut rdns = rdns;
-    rdns.reverse();
-    rdns.join(",")
-}
-
-fn attribute_rfc4514(attr: &AttributeTypeAndValue) -> String {
-    let oid = attr.attr_type().to_id_string();
-    if let Some(short) = short_name(&oid)
-        && let Some(value) = attribute_string(attr.attr_value())
-    {
-        return format!("{short}={}", escape_rfc4514(&value));
-    }
-    let der = attr.attr_value().to_der_vec().unwrap_or_default();
-    format!("{oid}=#{}", hex(&der))
-}
-
-/// Escapes an attribute value as RFC 4514 section 2.4 requires.
-fn escape_rfc4514(value: &str) -> String {
-    let last = value.chars().count().saturating_sub(1);
-    let mut out = String::with_capacity(value.len());
-    for (i, c) in value.chars().enumerate() {
-        match c {
-            ',' | '+' | '"' | '\\' | '<' | '>' | ';' => {
-                out.push('\\');
-                out.push(c);
-            }
-            ' ' if i == 0 || i == last => out.push_str("\\ "),
-            '#' if i == 0 => out.push_str("\\#"),
-            '\0' => out.push_str("\\00"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 #[cfg(test)]
 mod tests {

@@ -5,9 +5,12 @@
 //! submodules produce them from PEM/DER and from the API types.
 
 pub mod csr;
+mod der;
 pub mod duration;
+mod extensions;
 pub mod inspect;
 pub mod keys;
+pub mod names;
 pub mod renewal;
 pub mod sign;
 

@@ -19,24 +19,27 @@
 
 use std::time::Duration;
 
-use aws_lc_rs::digest;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use jiff::{SignedDuration, Timestamp, tz::TimeZone};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use x509_parser::certificate::X509Certificate;
-use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
-use super::csr::{
-    CsrError, CsrInfo, OID_SUBJECT_ALT_NAME, Usages, basic_constraints_extension, extension,
-    name_constraints_extension, parse_csr, rfc4514,
+use super::csr::{CsrError, CsrInfo, parse_csr};
+use super::der::{self, pem_encode};
+use super::extensions::{
+    Usages, authority_info_access_extension, authority_key_identifier_extension,
+    basic_constraints_extension, crl_distribution_points_extension, key_identifier,
+    name_constraints_extension, subject_alt_name_extension, subject_key_identifier,
+    subject_key_identifier_extension,
 };
 use super::keys::{
-    KeyError, ParsedKey, der, parse_private_key_pem, pem_encode, public_keys_equal, sign_der,
+    KeyError, ParsedKey, parse_private_key_pem, public_keys_equal, sign_der,
     signature_algorithm_der, verify_signature,
 };
+use super::names::rfc4514;
 use crate::api::{KeyUsage, NameConstraints};
 
 /// What to put in the certificate beyond what the CSR says: the CertificateRequest's
@@ -385,13 +388,6 @@ fn check_request_matches_csr(request: &SigningRequest, csr: &CsrInfo) -> Result<
     Ok(())
 }
 
-const OID_SUBJECT_KEY_ID: &[u64] = &[2, 5, 29, 14];
-const OID_AUTHORITY_KEY_ID: &[u64] = &[2, 5, 29, 35];
-const OID_AUTHORITY_INFO_ACCESS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 1];
-const OID_CRL_DISTRIBUTION_POINTS: &[u64] = &[2, 5, 29, 31];
-const OID_OCSP: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 1];
-const OID_CA_ISSUERS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 2];
-
 /// The extensions of the new certificate, in the order Go writes them.
 fn certificate_extensions(
     request: &SigningRequest,
@@ -401,50 +397,18 @@ fn certificate_extensions(
     let mut out = Usages::for_request(&request.usages, request.is_ca).extensions();
     out.push(basic_constraints_extension(request.is_ca));
     let subject_key_id = key_identifier(&spki(&csr.public_key_der)?);
-    out.push(extension(
-        OID_SUBJECT_KEY_ID,
-        false,
-        &der::tlv(der::OCTET_STRING, &subject_key_id),
-    ));
-    out.push(extension(
-        OID_AUTHORITY_KEY_ID,
-        false,
-        &der::tlv(der::SEQUENCE, &der::tlv(der::context(0), authority_key_id)),
-    ));
-
-    let uri = |url: &String, what: &str| -> Result<Vec<u8>, SignError> {
-        if url.is_ascii() {
-            Ok(der::tlv(der::context(6), url.as_bytes()))
-        } else {
-            Err(SignError::InvalidRequest(format!(
-                "the {what} URL {url:?} has non-ASCII characters; percent-encode them"
-            )))
-        }
-    };
-    let mut access = Vec::new();
-    for url in &request.ocsp_servers {
-        access.push(der::wrap(
-            der::SEQUENCE,
-            [der::oid(OID_OCSP), uri(url, "OCSP server")?],
-        ));
-    }
-    for url in &request.issuing_certificate_urls {
-        access.push(der::wrap(
-            der::SEQUENCE,
-            [der::oid(OID_CA_ISSUERS), uri(url, "issuing certificate")?],
-        ));
-    }
-    if !access.is_empty() {
-        out.push(extension(
-            OID_AUTHORITY_INFO_ACCESS,
-            false,
-            &der::wrap(der::SEQUENCE, access),
-        ));
+    out.push(subject_key_identifier_extension(&subject_key_id));
+    out.push(authority_key_identifier_extension(authority_key_id));
+    if let Some(access) =
+        authority_info_access_extension(&request.ocsp_servers, &request.issuing_certificate_urls)
+            .map_err(SignError::InvalidRequest)?
+    {
+        out.push(access);
     }
 
     if let Some(san) = &csr.subject_alt_name_der {
         let subject_empty = csr.subject_der == [der::SEQUENCE, 0];
-        out.push(extension(OID_SUBJECT_ALT_NAME, subject_empty, san));
+        out.push(subject_alt_name_extension(san, subject_empty));
     }
 
     let constraints = request
@@ -458,24 +422,10 @@ fn certificate_extensions(
         out.push(ext);
     }
 
-    // One DistributionPoint per URL, each `[0] { fullName [0] { URI } }`, as Go writes them.
-    let mut points = Vec::new();
-    for url in &request.crl_distribution_points {
-        let full_name = der::tlv(
-            der::context_constructed(0),
-            &uri(url, "CRL distribution point")?,
-        );
-        points.push(der::tlv(
-            der::SEQUENCE,
-            &der::tlv(der::context_constructed(0), &full_name),
-        ));
-    }
-    if !points.is_empty() {
-        out.push(extension(
-            OID_CRL_DISTRIBUTION_POINTS,
-            false,
-            &der::wrap(der::SEQUENCE, points),
-        ));
+    if let Some(points) = crl_distribution_points_extension(&request.crl_distribution_points)
+        .map_err(SignError::InvalidRequest)?
+    {
+        out.push(points);
     }
     Ok(out)
 }
@@ -484,21 +434,6 @@ fn spki(der: &[u8]) -> Result<SubjectPublicKeyInfo<'_>, SignError> {
     SubjectPublicKeyInfo::from_der(der)
         .map(|(_, spki)| spki)
         .map_err(|e| SignError::ParseCsr(CsrError::ParseCsr(e.to_string())))
-}
-
-/// RFC 7093 method 1: the first 160 bits of the SHA-256 of the public key bits (what Go 1.25
-/// and rcgen use).
-fn key_identifier(spki: &SubjectPublicKeyInfo) -> Vec<u8> {
-    digest::digest(&digest::SHA256, &spki.subject_public_key.data).as_ref()[..20].to_vec()
-}
-
-fn subject_key_identifier(cert: &X509Certificate) -> Option<Vec<u8>> {
-    cert.iter_extensions()
-        .find_map(|ext| match ext.parsed_extension() {
-            ParsedExtension::SubjectKeyIdentifier(id) => Some(id.0.to_vec()),
-            _ => None,
-        })
-        .filter(|id| !id.is_empty())
 }
 
 /// 128 random bits, as cert-manager's `rand.Int(rand.Reader, 2^128)`.
@@ -656,7 +591,7 @@ mod tests {
     use std::net::IpAddr;
     use std::process::Command;
 
-    use x509_parser::extensions::{DistributionPointName, GeneralName};
+    use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
 
     use super::*;
     use crate::api::{

@@ -9,7 +9,7 @@ use x509_parser::prelude::FromDer as _;
 use x509_parser::x509::X509Name;
 
 use crate::api::{CertificateSpec, CertificateStatus, IssuerReference, KeyUsage};
-use crate::pki::inspect::strings;
+use crate::pki::names::strings;
 use crate::pki::{CertificateInfo, KeyInfo, OtherNameValue};
 
 /// Everything the trigger and readiness policies look at for one Certificate.
