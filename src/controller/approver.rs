@@ -51,7 +51,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     )
     .graceful_shutdown_on(shutdown)
     .run(reconcile, error_policy, ctx)
-    .for_each(|_| async {})
+    .for_each(|r| super::log_outcome("approver", r))
     .await;
 }
 

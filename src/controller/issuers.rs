@@ -73,7 +73,7 @@ pub async fn run_issuers(
         })
         .graceful_shutdown_on(shutdown)
         .run(reconcile::<Issuer>, error_policy::<Issuer>, ctx)
-        .for_each(|_| async {})
+        .for_each(|r| super::log_outcome("issuers", r))
         .await;
 }
 
@@ -110,7 +110,7 @@ pub async fn run_cluster_issuers(
             error_policy::<ClusterIssuer>,
             ctx,
         )
-        .for_each(|_| async {})
+        .for_each(|r| super::log_outcome("clusterissuers", r))
         .await;
 }
 

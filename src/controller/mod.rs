@@ -4,6 +4,7 @@
 pub mod approver;
 pub mod backoff;
 pub mod issuers;
+pub mod requests;
 
 use std::sync::Arc;
 
@@ -51,6 +52,25 @@ pub struct Settings {
 pub enum RunError {
     #[error("connecting to the Kubernetes API failed: {0}")]
     Connect(#[source] kube::Error),
+}
+
+/// Logs what a controller's run stream reports besides successes: watch failures (e.g. a
+/// missing CRD or RBAC) and objects the reconciler could not handle.
+pub(crate) async fn log_outcome<T: std::fmt::Debug, E: std::fmt::Display>(
+    controller: &'static str,
+    result: Result<T, kube::runtime::controller::Error<E, kube::runtime::watcher::Error>>,
+) {
+    use kube::runtime::controller::Error;
+    match result {
+        Ok(_) => {}
+        Err(Error::ReconcilerFailed(err, obj)) => {
+            tracing::debug!(controller, object = %obj, %err, "reconcile failed");
+        }
+        Err(Error::ObjectNotFound(obj)) => {
+            tracing::debug!(controller, object = %obj, "object gone")
+        }
+        Err(err) => tracing::warn!(controller, %err, "controller error"),
+    }
 }
 
 /// Resolves once on SIGTERM or SIGINT; every controller stops on it, finishing in-flight
@@ -103,7 +123,9 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     };
     futures::join!(
         issuers::run_issuers(ctx.clone(), shutdown.clone()),
-        cluster_issuers
+        cluster_issuers,
+        approver::run(ctx.clone(), shutdown.clone()),
+        requests::run(ctx.clone(), shutdown.clone()),
     );
     tracing::info!("certsmith controller stopped");
     Ok(())

@@ -1,0 +1,458 @@
+//! The CertificateRequest signer for certsmith's in-cluster issuers (SelfSigned and CA): once a
+//! request is approved and its issuer Ready, sign it and put the certificate in its status.
+//! Terminal states (Issued, Failed, Denied) are never revisited.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use jiff::Timestamp;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use super::Context;
+use crate::api::{
+    ANN_PRIVATE_KEY_SECRET_NAME, CA_CERT_KEY, CLUSTER_ISSUER_KIND, CONDITION_APPROVED,
+    CONDITION_DENIED, CONDITION_READY, CertificateRequest, ClusterIssuer, Condition,
+    ConditionChange, ConditionStatus, GROUP, ISSUER_KIND, Issuer, IssuerSpec, REASON_DENIED,
+    REASON_FAILED, REASON_ISSUED, TLS_CERT_KEY, TLS_PRIVATE_KEY_KEY, condition_change,
+    find_condition,
+};
+use crate::issuer::signer::{KeyMaterial, SignOutcome, Waiting, sign_request};
+use crate::pki::keys::parse_private_key_pem;
+
+const FIELD_MANAGER: &str = "certsmith-certificaterequests";
+/// How soon to look again at a request waiting for a Secret (Secrets are not watched here).
+const SECRET_RECHECK: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("reading {what} failed: {source}")]
+    Read { what: String, source: kube::Error },
+    #[error("writing the status of CertificateRequest {namespace}/{name} failed: {source}")]
+    PatchStatus {
+        namespace: String,
+        name: String,
+        source: kube::Error,
+    },
+}
+
+/// Runs the signer until `shutdown`. Issuers and ClusterIssuers are watched so that a request
+/// waiting for its issuer is signed as soon as the issuer becomes Ready.
+pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+    let controller = Controller::new(
+        ctx.watched::<CertificateRequest>(),
+        watcher::Config::default(),
+    );
+    let store = controller.store();
+    let store_for_cluster = store.clone();
+    let mut controller = controller.watches(
+        ctx.watched::<Issuer>(),
+        watcher::Config::default(),
+        move |issuer| {
+            let (ns, name) = (issuer.namespace(), issuer.name_any());
+            store
+                .state()
+                .into_iter()
+                .filter(|cr| {
+                    cr.namespace() == ns
+                        && cr.spec.issuer_ref.name == name
+                        && cr.spec.issuer_ref.kind_or_default() == ISSUER_KIND
+                })
+                .map(|cr| ObjectRef::from_obj(cr.as_ref()))
+                .collect::<Vec<_>>()
+        },
+    );
+    if ctx.namespace.is_none() {
+        controller = controller.watches(
+            Api::<ClusterIssuer>::all(ctx.client.clone()),
+            watcher::Config::default(),
+            move |issuer| {
+                let name = issuer.name_any();
+                store_for_cluster
+                    .state()
+                    .into_iter()
+                    .filter(|cr| {
+                        cr.spec.issuer_ref.name == name
+                            && cr.spec.issuer_ref.kind_or_default() == CLUSTER_ISSUER_KIND
+                    })
+                    .map(|cr| ObjectRef::from_obj(cr.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        );
+    }
+    controller
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|r| super::log_outcome("certificaterequests", r))
+        .await;
+}
+
+/// What to do with a request, before any issuer is consulted.
+fn triage(request: &CertificateRequest) -> Triage {
+    let conditions = request
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default();
+    let ready_reason =
+        find_condition(conditions, CONDITION_READY).and_then(|c| c.reason.as_deref());
+    if matches!(ready_reason, Some(r) if r == REASON_ISSUED || r == REASON_FAILED || r == REASON_DENIED)
+    {
+        return Triage::Done;
+    }
+    if request.spec.issuer_ref.group_or_default() != GROUP {
+        return Triage::Done; // an external issuer's request
+    }
+    if find_condition(conditions, CONDITION_DENIED)
+        .is_some_and(|c| c.status == ConditionStatus::True)
+    {
+        return Triage::Denied;
+    }
+    if !find_condition(conditions, CONDITION_APPROVED)
+        .is_some_and(|c| c.status == ConditionStatus::True)
+    {
+        return Triage::Done; // the approver's update will wake us
+    }
+    Triage::Sign
+}
+
+enum Triage {
+    Done,
+    Denied,
+    Sign,
+}
+
+async fn reconcile(
+    request: Arc<CertificateRequest>,
+    ctx: Arc<Context>,
+) -> Result<Action, RequestError> {
+    let now = Timestamp::now();
+    let namespace = request.namespace().unwrap_or_default();
+    let result = match triage(&request) {
+        Triage::Done => return Ok(Action::await_change()),
+        Triage::Denied => Decision::Failed {
+            reason: REASON_DENIED,
+            message: "The CertificateRequest was denied by an approver".into(),
+        },
+        Triage::Sign => decide(&request, &namespace, &ctx, now).await?,
+    };
+    let action = match &result {
+        Decision::Waiting(_, Some(after)) => Action::requeue(*after),
+        _ => Action::await_change(),
+    };
+    write_status(&request, &namespace, result, &ctx, now).await?;
+    ctx.backoff.reset(&key(&request));
+    Ok(action)
+}
+
+/// The outcome for a request: signed, terminally failed, or waiting (and when to look again if
+/// no watch event will say).
+enum Decision {
+    Issued {
+        certificate: String,
+        ca: String,
+    },
+    Failed {
+        reason: &'static str,
+        message: String,
+    },
+    Waiting(Waiting, Option<Duration>),
+}
+
+/// Gathers the issuer and its key material, then signs.
+async fn decide(
+    request: &CertificateRequest,
+    namespace: &str,
+    ctx: &Context,
+    now: Timestamp,
+) -> Result<Decision, RequestError> {
+    let issuer_ref = &request.spec.issuer_ref;
+    let (issuer_spec, ready, resource_ns, label) = match issuer_ref.kind_or_default() {
+        ISSUER_KIND => {
+            let api: Api<Issuer> = Api::namespaced(ctx.client.clone(), namespace);
+            let found = get(&api, &issuer_ref.name, || {
+                format!("Issuer {namespace}/{}", issuer_ref.name)
+            })
+            .await?;
+            let Some(issuer) = found else {
+                return Ok(waiting(format!(
+                    "Referenced Issuer {namespace}/{} does not exist",
+                    issuer_ref.name
+                )));
+            };
+            let ready = ready_message(issuer.status.as_ref().and_then(|s| s.conditions.as_deref()));
+            (
+                issuer.spec,
+                ready,
+                namespace.to_owned(),
+                format!("Issuer {namespace}/{}", issuer_ref.name),
+            )
+        }
+        CLUSTER_ISSUER_KIND if ctx.namespace.is_none() => {
+            let api: Api<ClusterIssuer> = Api::all(ctx.client.clone());
+            let found = get(&api, &issuer_ref.name, || {
+                format!("ClusterIssuer {}", issuer_ref.name)
+            })
+            .await?;
+            let Some(issuer) = found else {
+                return Ok(waiting(format!(
+                    "Referenced ClusterIssuer {} does not exist",
+                    issuer_ref.name
+                )));
+            };
+            let ready = ready_message(issuer.status.as_ref().and_then(|s| s.conditions.as_deref()));
+            (
+                issuer.spec,
+                ready,
+                ctx.cluster_resource_namespace.clone(),
+                format!("ClusterIssuer {}", issuer_ref.name),
+            )
+        }
+        other => {
+            return Ok(waiting(format!(
+                "Issuer kind {other:?} is not served by this controller (Issuer, and ClusterIssuer unless --namespace is set)"
+            )));
+        }
+    };
+    if issuer_spec.acme.is_some() {
+        return Ok(Decision::Waiting(
+            Waiting::new("Waiting for the ACME issuer"),
+            None,
+        ));
+    }
+    if let Err(why) = ready {
+        return Ok(waiting(format!("Referenced {label} is not ready: {why}")));
+    }
+    sign_with(request, namespace, &issuer_spec, &resource_ns, ctx, now).await
+}
+
+async fn sign_with(
+    request: &CertificateRequest,
+    namespace: &str,
+    issuer: &IssuerSpec,
+    resource_ns: &str,
+    ctx: &Context,
+    now: Timestamp,
+) -> Result<Decision, RequestError> {
+    // The Secret holding the signing key: the request's own key (SelfSigned) or the CA's.
+    let (secret_ns, secret_name) = if let Some(ca) = &issuer.ca {
+        (resource_ns.to_owned(), ca.secret_name.clone())
+    } else {
+        let Some(name) = request.annotations().get(ANN_PRIVATE_KEY_SECRET_NAME) else {
+            return Ok(Decision::Failed {
+                reason: REASON_FAILED,
+                message: format!(
+                    "A SelfSigned issuer signs with the request's own key: annotate the request with \
+                     {ANN_PRIVATE_KEY_SECRET_NAME} naming the Secret that holds it"
+                ),
+            });
+        };
+        (namespace.to_owned(), name.clone())
+    };
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &secret_ns);
+    let Some(secret) = get(&secrets, &secret_name, || {
+        format!("Secret {secret_ns}/{secret_name}")
+    })
+    .await?
+    else {
+        return Ok(Decision::Waiting(
+            Waiting::new(format!(
+                "Secret {secret_ns}/{secret_name} with the signing key does not exist yet"
+            )),
+            Some(SECRET_RECHECK),
+        ));
+    };
+    let data = secret.data.unwrap_or_default();
+    let key = match data
+        .get(TLS_PRIVATE_KEY_KEY)
+        .map(|k| parse_private_key_pem(&k.0))
+    {
+        Some(Ok(key)) => key,
+        Some(Err(err)) => {
+            return Ok(Decision::Waiting(
+                Waiting::new(format!(
+                    "Secret {secret_ns}/{secret_name}: {TLS_PRIVATE_KEY_KEY}: {err}"
+                )),
+                Some(SECRET_RECHECK),
+            ));
+        }
+        None => {
+            return Ok(Decision::Waiting(
+                Waiting::new(format!(
+                    "Secret {secret_ns}/{secret_name} has no {TLS_PRIVATE_KEY_KEY}"
+                )),
+                Some(SECRET_RECHECK),
+            ));
+        }
+    };
+    let ca_bundle: Vec<u8> = [TLS_CERT_KEY, CA_CERT_KEY]
+        .iter()
+        .filter_map(|k| data.get(*k))
+        .flat_map(|v| v.0.iter().copied().chain(std::iter::once(b'\n')))
+        .collect();
+    let material = match issuer.ca {
+        Some(_) => KeyMaterial::Ca {
+            cert_pem: &ca_bundle,
+            key: &key,
+        },
+        None => KeyMaterial::SelfSigned { key: &key },
+    };
+    Ok(match sign_request(&request.spec, issuer, &material, now) {
+        SignOutcome::Issued(signed) => Decision::Issued {
+            certificate: signed.certificate_pem,
+            ca: signed.ca_pem,
+        },
+        SignOutcome::Failed { reason, message } => Decision::Failed { reason, message },
+    })
+}
+
+fn waiting(message: String) -> Decision {
+    Decision::Waiting(Waiting::new(message), None)
+}
+
+/// `Ok` when the issuer's Ready condition is True, else its message.
+fn ready_message(conditions: Option<&[Condition]>) -> Result<(), String> {
+    match find_condition(conditions.unwrap_or_default(), CONDITION_READY) {
+        Some(c) if c.status == ConditionStatus::True => Ok(()),
+        Some(c) => Err(c
+            .message
+            .clone()
+            .unwrap_or_else(|| "no reason given".into())),
+        None => Err("it has no Ready condition yet".into()),
+    }
+}
+
+async fn get<K>(
+    api: &Api<K>,
+    name: &str,
+    what: impl Fn() -> String,
+) -> Result<Option<K>, RequestError>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.get_opt(name)
+        .await
+        .map_err(|source| RequestError::Read {
+            what: what(),
+            source,
+        })
+}
+
+async fn write_status(
+    request: &CertificateRequest,
+    namespace: &str,
+    decision: Decision,
+    ctx: &Context,
+    now: Timestamp,
+) -> Result<(), RequestError> {
+    let (status, reason, message, certificate, ca, failed) = match decision {
+        Decision::Issued { certificate, ca } => (
+            ConditionStatus::True,
+            REASON_ISSUED,
+            "Certificate fetched from issuer successfully".to_owned(),
+            Some(certificate),
+            Some(ca),
+            false,
+        ),
+        Decision::Failed { reason, message } => {
+            (ConditionStatus::False, reason, message, None, None, true)
+        }
+        Decision::Waiting(w, _) => (
+            ConditionStatus::False,
+            w.reason,
+            w.message,
+            None,
+            None,
+            false,
+        ),
+    };
+    let new = Condition {
+        type_: CONDITION_READY.into(),
+        status,
+        reason: Some(reason.into()),
+        message: Some(message),
+        observed_generation: request.metadata.generation,
+        last_transition_time: None,
+    };
+    let old = request
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default();
+    let old_ready = find_condition(old, CONDITION_READY);
+    let reason_changed = old_ready.and_then(|c| c.reason.as_deref()) != Some(reason);
+    let ConditionChange::Write {
+        condition,
+        transition,
+    } = condition_change(old_ready, new, Time(now))
+    else {
+        return Ok(());
+    };
+    let mut status_patch = json!({ "conditions": [condition] });
+    if let Some(cert) = certificate {
+        status_patch["certificate"] =
+            serde_json::to_value(ByteString(cert.into_bytes())).unwrap_or_default();
+    }
+    if let Some(ca) = ca {
+        status_patch["ca"] = serde_json::to_value(ByteString(ca.into_bytes())).unwrap_or_default();
+    }
+    if failed {
+        status_patch["failureTime"] = json!(Time(now));
+    }
+    let patch = json!({ "apiVersion": "cert-manager.io/v1", "kind": "CertificateRequest", "status": status_patch });
+    let name = request.name_any();
+    Api::<CertificateRequest>::namespaced(ctx.client.clone(), namespace)
+        .patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(|source| RequestError::PatchStatus {
+            namespace: namespace.into(),
+            name: name.clone(),
+            source,
+        })?;
+    tracing::info!(namespace, name, reason, "CertificateRequest updated");
+    // Events on transitions (or a new reason), not on every rewrite of a waiting message.
+    if transition || reason_changed {
+        let event = Event {
+            type_: if status == ConditionStatus::True || reason == crate::api::REASON_PENDING {
+                EventType::Normal
+            } else {
+                EventType::Warning
+            },
+            reason: reason.into(),
+            note: condition.message.clone(),
+            action: "SignRequest".into(),
+            secondary: None,
+        };
+        if let Err(err) = ctx.recorder.publish(&event, &request.object_ref(&())).await {
+            tracing::warn!(%err, "publishing an Event failed");
+        }
+    }
+    Ok(())
+}
+
+fn key(request: &CertificateRequest) -> String {
+    format!(
+        "CertificateRequest/{}/{}",
+        request.namespace().unwrap_or_default(),
+        request.name_any()
+    )
+}
+
+fn error_policy(request: Arc<CertificateRequest>, err: &RequestError, ctx: Arc<Context>) -> Action {
+    let delay = ctx.backoff.next(&key(&request));
+    tracing::warn!(name = request.name_any(), %err, retry_in = ?delay, "CertificateRequest reconcile failed");
+    Action::requeue(delay)
+}
