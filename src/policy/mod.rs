@@ -5,5 +5,6 @@ pub mod backoff;
 pub mod facts;
 #[cfg(test)]
 mod fixtures;
+pub mod gather;
 pub mod readiness;
 pub mod trigger;
