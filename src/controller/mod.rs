@@ -3,6 +3,7 @@
 
 pub mod approver;
 pub mod backoff;
+pub mod certificates;
 pub mod issuers;
 pub mod requests;
 
@@ -126,6 +127,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         cluster_issuers,
         approver::run(ctx.clone(), shutdown.clone()),
         requests::run(ctx.clone(), shutdown.clone()),
+        certificates::run(ctx.clone(), shutdown.clone()),
     );
     tracing::info!("certsmith controller stopped");
     Ok(())
