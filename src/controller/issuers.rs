@@ -246,8 +246,13 @@ async fn reconcile<K: IssuerKind>(
     })
 }
 
+/// Time from `now` to `at`, at least a second and at most a day: tokio's timer rejects
+/// deadlines years away (a CA valid for 10 years), and a daily look costs nothing.
 fn until(now: Timestamp, at: Timestamp) -> Duration {
-    let secs = at.as_second().saturating_sub(now.as_second()).max(1);
+    let secs = at
+        .as_second()
+        .saturating_sub(now.as_second())
+        .clamp(1, 24 * 3600);
     Duration::from_secs(u64::try_from(secs).unwrap_or(1))
 }
 

@@ -10,6 +10,13 @@
 //!
 //! This file holds what they share: reads, the status write, names and errors.
 
+pub mod issuing;
+pub mod keys;
+pub mod readiness;
+pub mod requests;
+pub mod revisions;
+pub mod trigger;
+
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -47,15 +54,27 @@ pub fn request_name(certificate: &Certificate, revision: i32) -> String {
 
 /// The revision the next issuance produces: `status.revision + 1` (1 for a new Certificate).
 pub fn next_revision(certificate: &Certificate) -> i32 {
-    certificate.status.as_ref().and_then(|s| s.revision).unwrap_or(0) + 1
+    certificate
+        .status
+        .as_ref()
+        .and_then(|s| s.revision)
+        .unwrap_or(0)
+        + 1
 }
 
 /// GETs one Secret of the Certificate's namespace (the controller never lists Secret data).
-pub async fn get_secret(ctx: &Context, namespace: &str, name: &str) -> Result<Option<Secret>, CertificateError> {
+pub async fn get_secret(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Secret>, CertificateError> {
     Api::<Secret>::namespaced(ctx.client.clone(), namespace)
         .get_opt(name)
         .await
-        .map_err(|source| CertificateError::Read { what: format!("Secret {namespace}/{name}"), source })
+        .map_err(|source| CertificateError::Read {
+            what: format!("Secret {namespace}/{name}"),
+            source,
+        })
 }
 
 /// GETs one CertificateRequest.
@@ -89,7 +108,11 @@ pub async fn apply_status(
         "status": status,
     });
     Api::<Certificate>::namespaced(ctx.client.clone(), &namespace)
-        .patch_status(&name, &PatchParams::apply(manager).force(), &Patch::Apply(&patch))
+        .patch_status(
+            &name,
+            &PatchParams::apply(manager).force(),
+            &Patch::Apply(&patch),
+        )
         .await
         .map(|_| ())
         .map_err(|source| CertificateError::Write {
@@ -108,6 +131,19 @@ pub fn backoff_key(controller: &str, certificate: &Certificate) -> String {
 }
 
 /// Runs every Certificate controller until `shutdown`.
-pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Clone + Send + Sync + 'static) {
+pub async fn run(
+    ctx: Arc<Context>,
+    shutdown: impl Future<Output = ()> + Clone + Send + Sync + 'static,
+) {
+    // One join for every Certificate controller: a second, sequential join would start only
+    // after this one ends (at shutdown). Add the other controllers' run calls here.
+    futures::join!(
+        trigger::run(ctx.clone(), shutdown.clone()),
+        readiness::run(ctx.clone(), shutdown.clone()),
+        revisions::run(ctx.clone(), shutdown.clone()),
+        keys::run(ctx.clone(), shutdown.clone()),
+        requests::run(ctx.clone(), shutdown.clone()),
+        issuing::run(ctx.clone(), shutdown.clone()),
+    );
     let _ = (ctx, shutdown);
 }

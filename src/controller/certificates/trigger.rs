@@ -1,0 +1,300 @@
+//! The trigger controller: decides (`policy::trigger::decide`) whether a Certificate needs
+//! (re-)issuing and, when it does, sets `Issuing=True` with the reason and message of the first
+//! failing check. It owns only the `Issuing` condition (field manager [`MANAGER_TRIGGER`]); the
+//! issuing controller ends the issuance.
+//!
+//! Wakes on: the Certificate, its Secret (watched as metadata only, mapped by
+//! `spec.secretName`), its owned CertificateRequests, the end of a failure backoff, and the
+//! renewal time. Nothing else: no periodic poll.
+//!
+//! Also holds what the readiness controller shares with it: the watches ([`certificate_controller`]),
+//! the reads ([`gather`]) and the requeue arithmetic ([`requeue_after`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use super::{
+    CertificateError, MANAGER_TRIGGER, apply_status, backoff_key, get_request, get_secret,
+    next_revision, request_name,
+};
+use crate::api::{
+    CONDITION_ISSUING, Certificate, CertificateRequest, ConditionChange, condition_change,
+    find_condition,
+};
+use crate::controller::Context;
+use crate::policy::backoff::Backoff;
+use crate::policy::gather::{GatheredFacts, trigger_input};
+use crate::policy::trigger::{TriggerDecision, TriggerVerdict, decide};
+
+const CONTROLLER: &str = "trigger";
+
+/// The longest single requeue. Times further away (a renewal years ahead) are re-armed after
+/// this: tokio's timer wheel panics on deadlines beyond ~2 years.
+pub(super) const MAX_REQUEUE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Runs the trigger controller until `shutdown`.
+pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+    certificate_controller(&ctx)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|r| crate::controller::log_outcome("certificates-trigger", r))
+        .await;
+}
+
+/// A Certificate controller woken by the Certificate, by its Secret (metadata only) and by the
+/// CertificateRequests it owns.
+pub(super) fn certificate_controller(ctx: &Context) -> Controller<Certificate> {
+    let controller = Controller::new(ctx.watched::<Certificate>(), watcher::Config::default());
+    let store = controller.store();
+    let secrets = watcher(
+        ctx.watched::<PartialObjectMeta<Secret>>(),
+        watcher::Config::default(),
+    )
+    .default_backoff();
+    controller
+        .watches_stream(secrets.touched_objects(), move |secret| {
+            let certificates = store.state();
+            certificates_for_secret(
+                certificates.iter().map(AsRef::as_ref),
+                secret.namespace().as_deref(),
+                &secret.name_any(),
+            )
+        })
+        .owns(
+            ctx.watched::<CertificateRequest>(),
+            watcher::Config::default(),
+        )
+}
+
+/// The Certificates whose `spec.secretName` names the Secret `namespace/secret_name`.
+pub(super) fn certificates_for_secret<'a>(
+    certificates: impl IntoIterator<Item = &'a Certificate>,
+    namespace: Option<&str>,
+    secret_name: &str,
+) -> Vec<ObjectRef<Certificate>> {
+    certificates
+        .into_iter()
+        .filter(|c| c.namespace().as_deref() == namespace && c.spec.secret_name == secret_name)
+        .map(ObjectRef::from_obj)
+        .collect()
+}
+
+/// Reads what the policies decide on: the Secret, the current revision's CertificateRequest
+/// and, when `with_next` (only the trigger's backoff looks at it), the next revision's. GETs
+/// only, run together.
+pub(super) async fn gather(
+    ctx: &Context,
+    certificate: &Certificate,
+    with_next: bool,
+) -> Result<GatheredFacts, CertificateError> {
+    let namespace = certificate.namespace().unwrap_or_default();
+    let secret_name = certificate.spec.secret_name.as_str();
+    let secret = async {
+        if secret_name.is_empty() {
+            Ok(None)
+        } else {
+            get_secret(ctx, &namespace, secret_name).await
+        }
+    };
+    let current = async {
+        match certificate.status.as_ref().and_then(|s| s.revision) {
+            Some(revision) => {
+                get_request(ctx, &namespace, &request_name(certificate, revision)).await
+            }
+            None => Ok(None),
+        }
+    };
+    let next = async {
+        if with_next {
+            get_request(
+                ctx,
+                &namespace,
+                &request_name(certificate, next_revision(certificate)),
+            )
+            .await
+        } else {
+            Ok(None)
+        }
+    };
+    let (secret, current, next) = futures::try_join!(secret, current, next)?;
+    Ok(trigger_input(
+        certificate,
+        secret.as_ref(),
+        current.as_ref(),
+        next.as_ref(),
+    ))
+}
+
+/// How long to wait from `now` until `at`: at least a second (a time already past is retried
+/// soon, not in a hot loop) and at most [`MAX_REQUEUE`].
+pub(super) fn requeue_after(now: Timestamp, at: Timestamp) -> Duration {
+    Duration::try_from(at.duration_since(now))
+        .unwrap_or(Duration::ZERO)
+        .clamp(Duration::from_secs(1), MAX_REQUEUE)
+}
+
+async fn reconcile(
+    certificate: Arc<Certificate>,
+    ctx: Arc<Context>,
+) -> Result<Action, CertificateError> {
+    if certificate.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let now = Timestamp::now();
+    let facts = gather(&ctx, &certificate, true).await?;
+    let input = facts.into_input(&certificate);
+    let action = match decide(&input, now, &Backoff::default()) {
+        TriggerDecision::AlreadyIssuing => Action::await_change(),
+        TriggerDecision::BackedOff { until } => {
+            tracing::debug!(
+                namespace = certificate.namespace().unwrap_or_default(),
+                name = certificate.name_any(),
+                %until,
+                "issuance backed off after a failure"
+            );
+            Action::requeue(requeue_after(now, until))
+        }
+        TriggerDecision::UpToDate { recheck_at } => match recheck_at {
+            Some(at) => Action::requeue(requeue_after(now, at)),
+            None => Action::await_change(),
+        },
+        TriggerDecision::Issue(verdict) => {
+            start_issuing(&certificate, &verdict, &ctx, now).await?;
+            // The status write wakes every Certificate controller, this one included.
+            Action::await_change()
+        }
+    };
+    ctx.backoff.reset(&backoff_key(CONTROLLER, &certificate));
+    Ok(action)
+}
+
+/// Applies `Issuing=True` (the only field this manager owns) and records why in an Event.
+async fn start_issuing(
+    certificate: &Certificate,
+    verdict: &TriggerVerdict,
+    ctx: &Context,
+    now: Timestamp,
+) -> Result<(), CertificateError> {
+    let conditions = certificate
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default();
+    let change = condition_change(
+        find_condition(conditions, CONDITION_ISSUING),
+        verdict.issuing_condition(certificate.metadata.generation),
+        Time(now),
+    );
+    let ConditionChange::Write { condition, .. } = change else {
+        return Ok(());
+    };
+    apply_status(
+        ctx,
+        certificate,
+        MANAGER_TRIGGER,
+        json!({ "conditions": [condition] }),
+    )
+    .await?;
+    tracing::info!(
+        namespace = certificate.namespace().unwrap_or_default(),
+        name = certificate.name_any(),
+        reason = verdict.reason,
+        message = %verdict.message,
+        "issuance triggered"
+    );
+    let event = Event {
+        type_: EventType::Normal,
+        reason: verdict.reason.to_owned(),
+        note: Some(verdict.message.clone()).filter(|m| !m.is_empty()),
+        action: "Issue".into(),
+        secondary: None,
+    };
+    if let Err(err) = ctx
+        .recorder
+        .publish(&event, &certificate.object_ref(&()))
+        .await
+    {
+        tracing::warn!(%err, "publishing an Event failed");
+    }
+    Ok(())
+}
+
+fn error_policy(
+    certificate: Arc<Certificate>,
+    err: &CertificateError,
+    ctx: Arc<Context>,
+) -> Action {
+    let delay = ctx.backoff.next(&backoff_key(CONTROLLER, &certificate));
+    tracing::warn!(name = certificate.name_any(), %err, retry_in = ?delay, "Certificate trigger failed");
+    Action::requeue(delay)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::CertificateSpec;
+
+    fn certificate(namespace: &str, name: &str, secret_name: &str) -> Certificate {
+        let mut c = Certificate::new(
+            name,
+            CertificateSpec {
+                secret_name: secret_name.into(),
+                ..Default::default()
+            },
+        );
+        c.metadata.namespace = Some(namespace.into());
+        c
+    }
+
+    #[test]
+    fn secrets_map_to_the_certificates_naming_them() {
+        let all = [
+            certificate("a", "web", "web-tls"),
+            certificate("a", "web-copy", "web-tls"),
+            certificate("a", "api", "api-tls"),
+            certificate("b", "web", "web-tls"),
+        ];
+        let names = |ns: Option<&str>, secret: &str| -> Vec<String> {
+            certificates_for_secret(&all, ns, secret)
+                .into_iter()
+                .map(|r| format!("{}/{}", r.namespace.unwrap_or_default(), r.name))
+                .collect()
+        };
+        assert_eq!(names(Some("a"), "web-tls"), ["a/web", "a/web-copy"]);
+        assert_eq!(names(Some("b"), "web-tls"), ["b/web"]);
+        assert_eq!(names(Some("a"), "api-tls"), ["a/api"]);
+        assert!(names(Some("b"), "api-tls").is_empty(), "other namespace");
+        assert!(names(Some("a"), "unrelated").is_empty());
+        assert!(names(None, "web-tls").is_empty(), "no namespace");
+    }
+
+    #[test]
+    fn requeue_after_table() {
+        let ts = |s: &str| s.parse::<Timestamp>().unwrap();
+        let now = ts("2026-02-01T00:00:00Z");
+        let table = [
+            ("2026-02-01T00:05:00Z", Duration::from_secs(300)),
+            ("2026-02-01T00:00:00.5Z", Duration::from_secs(1)),
+            ("2026-02-01T00:00:01.5Z", Duration::from_millis(1500)),
+            ("2026-02-01T00:00:00Z", Duration::from_secs(1)),
+            ("2026-01-01T00:00:00Z", Duration::from_secs(1)),
+            ("2026-02-02T00:00:00Z", MAX_REQUEUE),
+            ("2036-02-01T00:00:00Z", MAX_REQUEUE),
+        ];
+        for (at, want) in table {
+            assert_eq!(requeue_after(now, ts(at)), want, "{at}");
+        }
+    }
+}
