@@ -6,10 +6,9 @@
 #   hack/demo.sh          run the demo (leaves the bed up so you can explore with kubectl)
 #   hack/demo.sh clean    remove what the demo created and stop the bed
 #
-# Today the demo shows the API (the CRDs installed from the chart, the schema validating your
-# manifests, the kubectl views) and the controller as far as it goes: issuers report whether
-# they can sign, and a CertificateRequest is signed by a CA issuer. Certificates becoming
-# Secrets arrive with the next milestone.
+# It runs the controller against the local bed: a self-signed root CA Certificate, a CA Issuer
+# using it, and a server Certificate become kubernetes.io/tls Secrets; then it shows the
+# schema rejecting a bad manifest and kubectl explain. ACME arrives with the next milestone.
 set -euo pipefail
 HACK=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HACK")
@@ -25,7 +24,7 @@ if [[ ${1:-} == clean ]]; then
     source "$ENV_FILE"
     for f in examples/*.yaml; do kubectl delete -f "$f" --ignore-not-found --wait=false >/dev/null 2>&1 || true; done
     kubectl delete certificaterequest web-manual -n default --ignore-not-found >/dev/null 2>&1 || true
-    kubectl delete secret demo-root-ca -n default --ignore-not-found >/dev/null 2>&1 || true
+    kubectl delete secret demo-root-ca web-tls -n default --ignore-not-found >/dev/null 2>&1 || true
     helm uninstall certsmith -n certsmith >/dev/null 2>&1 || true
   fi
   bash "$HACK/testenv.sh" down
@@ -55,12 +54,32 @@ done
 show helm upgrade --install certsmith charts/certsmith -n certsmith --create-namespace --set installCRDs=true --wait=false
 show kubectl get crd -l app.kubernetes.io/part-of=certsmith
 
-banner "4. Apply the examples"
-show kubectl apply -f examples/
-show kubectl get clusterissuers,issuers -A
-show kubectl get certificates -A -o wide
+banner "4. Start the controller (in the background; it stops when this script ends)"
+mkdir -p target
+target/release/certsmith controller --cluster-resource-namespace certsmith >target/demo-controller.log 2>&1 &
+controller_pid=$!
+trap 'kill $controller_pid 2>/dev/null || true' EXIT
+echo "certsmith controller running (pid $controller_pid, log target/demo-controller.log)"
 
-banner "5. The schema rejects mistakes with a message naming the field"
+banner "5. Apply the examples: a self-signed ClusterIssuer, a root CA Certificate, a CA Issuer, a server Certificate"
+show kubectl apply -f examples/
+show kubectl wait --for=condition=Ready certificate/demo-root-ca certificate/web -n default --timeout=60s
+show kubectl get clusterissuers
+show kubectl get issuers -n default
+show kubectl get certificates,certificaterequests -n default -o wide
+
+banner "6. The Secret web-tls: a real certificate, signed by the demo CA, renewed before it expires"
+work=$(mktemp -d)
+kubectl get secret web-tls -n default -o jsonpath='{.data.tls\.crt}' | base64 -d >"$work/tls.crt"
+kubectl get secret web-tls -n default -o jsonpath='{.data.ca\.crt}' | base64 -d >"$work/ca.crt"
+show openssl x509 -in "$work/tls.crt" -noout -subject -issuer -dates -ext subjectAltName
+show openssl verify -CAfile "$work/ca.crt" "$work/tls.crt"
+printf 'renewal scheduled at: %s\n' "$(kubectl get certificate web -n default -o jsonpath='{.status.renewalTime}')"
+rm -rf "$work"
+echo "(The ACME ClusterIssuers of examples/ are not Ready: ACME is the next milestone. They say so:)"
+show kubectl get clusterissuer letsencrypt-staging -o wide
+
+banner "7. The schema rejects mistakes with a message naming the field"
 bad=$(mktemp)
 cat >"$bad" <<'YAML'
 apiVersion: cert-manager.io/v1
@@ -78,50 +97,8 @@ printf '$ kubectl apply -f - <<EOF ... duration: 90d, renewBefore + renewBeforeP
 kubectl apply -f "$bad" 2>&1 | sed 's/^/  /' || true
 rm -f "$bad"
 
-banner "6. kubectl explain knows every field"
+banner "8. kubectl explain knows every field"
 show kubectl explain certificate.spec.renewBefore
-
-banner "7. Run the controller: issuers say whether they can sign"
-mkdir -p target
-target/release/certsmith controller --cluster-resource-namespace certsmith >target/demo-controller.log 2>&1 &
-controller_pid=$!
-trap 'kill $controller_pid 2>/dev/null || true' EXIT
-show kubectl wait --for=condition=Ready clusterissuer/selfsigned --timeout=30s
-sleep 1
-show kubectl get clusterissuer selfsigned -o wide
-show kubectl get issuer demo-ca -n default -o wide
-echo "(demo-ca waits for the Secret demo-root-ca, which the Certificate demo-root-ca will create"
-echo " once the Certificate controllers land; until then we make the CA by hand.)"
-
-banner "8. Sign a CertificateRequest with the CA issuer"
-work=$(mktemp -d)
-if ! kubectl get secret demo-root-ca -n default >/dev/null 2>&1; then
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
-    -subj "/O=certsmith demo/CN=certsmith demo root CA" -addext basicConstraints=critical,CA:TRUE \
-    -keyout "$work/ca.key" -out "$work/ca.crt" 2>/dev/null
-  show kubectl create secret tls demo-root-ca -n default --cert="$work/ca.crt" --key="$work/ca.key"
-fi
-show kubectl wait --for=condition=Ready issuer/demo-ca -n default --timeout=30s
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$work/web.key" \
-  -subj "/CN=web.example.test" -addext "subjectAltName=DNS:web.example.test,DNS:www.example.test" \
-  -out "$work/web.csr" 2>/dev/null
-kubectl delete certificaterequest web-manual -n default --ignore-not-found >/dev/null
-cat >"$work/cr.yaml" <<YAML
-apiVersion: cert-manager.io/v1
-kind: CertificateRequest
-metadata: {name: web-manual, namespace: default}
-spec:
-  issuerRef: {name: demo-ca}
-  duration: 720h
-  usages: [digital signature, key encipherment, server auth]
-  request: $(base64 -w0 <"$work/web.csr")
-YAML
-show kubectl apply -f "$work/cr.yaml"
-show kubectl wait --for=condition=Ready certificaterequest/web-manual -n default --timeout=30s
-show kubectl get certificaterequest web-manual -n default
-kubectl get certificaterequest web-manual -n default -o jsonpath='{.status.certificate}' | base64 -d >"$work/web.crt"
-show openssl x509 -in "$work/web.crt" -noout -subject -issuer -dates -ext subjectAltName,keyUsage,extendedKeyUsage
-rm -rf "$work"
 
 banner "Done"
 cat <<MSG
