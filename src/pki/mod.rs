@@ -10,6 +10,7 @@ pub mod duration;
 mod extensions;
 pub mod inspect;
 pub mod keys;
+pub mod keystore;
 pub mod names;
 pub mod renewal;
 pub mod sign;

@@ -38,10 +38,17 @@ use crate::api::{
     REASON_FAILED, REASON_ISSUED, TLS_CERT_KEY, TLS_PRIVATE_KEY_KEY, condition_change,
     find_condition,
 };
+use crate::api::{
+    AdditionalOutputFormatType, COMBINED_PEM_KEY, DEFAULT_JKS_ALIAS, DER_KEY, JKS_KEYSTORE_KEY,
+    JKS_TRUSTSTORE_KEY, PKCS12_KEYSTORE_KEY, PKCS12_TRUSTSTORE_KEY, PrivateKeyEncoding,
+    SecretKeySelector,
+};
 use crate::controller::Context;
 use crate::pki::CertificateInfo;
 use crate::pki::inspect::parse_certificates_pem;
 use crate::pki::keys::public_keys_equal;
+use crate::pki::keystore::{self, KeystoreError};
+use zeroize::Zeroizing;
 
 const CONTROLLER: &str = "certificates-issuing";
 /// The Secret type written when the Secret is created.
@@ -166,8 +173,177 @@ pub(super) struct IssuedMaterial<'a> {
     pub ca_pem: Option<&'a [u8]>,
     /// `tls.key`, already in the spec's encoding.
     pub key_pem: &'a [u8],
+    /// The same key as PKCS#8 DER, for the keystores.
+    pub key_pkcs8_der: &'a [u8],
     /// The leaf of `certificate_pem`.
     pub leaf: &'a CertificateInfo,
+    /// The passwords of the keystores the spec asks for.
+    pub passwords: &'a KeystorePasswords,
+    /// Creation time of JKS entries.
+    pub now: Timestamp,
+}
+
+/// Keystore passwords, read from the spec or from the Secrets it names.
+#[derive(Default)]
+pub(super) struct KeystorePasswords {
+    pub jks: Option<Zeroizing<String>>,
+    pub pkcs12: Option<Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for KeystorePasswords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeystorePasswords(..)")
+    }
+}
+
+/// Where a keystore's password comes from: inline, or a key of a Secret of the namespace.
+fn password_source<'a>(
+    password: Option<&'a String>,
+    secret_ref: Option<&'a SecretKeySelector>,
+) -> Option<Result<&'a str, &'a SecretKeySelector>> {
+    match (password, secret_ref) {
+        (Some(p), _) => Some(Ok(p.as_str())),
+        (None, Some(r)) => Some(Err(r)),
+        (None, None) => None,
+    }
+}
+
+/// A password from a fetched Secret (`None` when the Secret does not exist): the message
+/// names the Secret and key when it cannot be had.
+pub(super) fn password_from_secret(
+    namespace: &str,
+    selector: &SecretKeySelector,
+    secret: Option<&Secret>,
+) -> Result<Zeroizing<String>, String> {
+    let name = &selector.name;
+    let Some(key) = selector.key.as_deref().filter(|k| !k.is_empty()) else {
+        return Err(format!(
+            "the keystore passwordSecretRef of Secret {namespace}/{name} names no key"
+        ));
+    };
+    let Some(secret) = secret else {
+        return Err(format!(
+            "the keystore password Secret {namespace}/{name} (key {key:?}) does not exist"
+        ));
+    };
+    let Some(value) = secret.data.as_ref().and_then(|d| d.get(key)) else {
+        return Err(format!(
+            "the keystore password Secret {namespace}/{name} has no key {key:?}"
+        ));
+    };
+    String::from_utf8(value.0.clone())
+        .map(Zeroizing::new)
+        .map_err(|_| {
+            format!("the keystore password in Secret {namespace}/{name} key {key:?} is not UTF-8")
+        })
+}
+
+/// Reads the passwords of the keystores with `create: true`. `Ok(Err(message))` when a
+/// password Secret or key is missing (the issuance fails with that message).
+async fn keystore_passwords(
+    ctx: &Context,
+    certificate: &Certificate,
+) -> Result<Result<KeystorePasswords, String>, CertificateError> {
+    let namespace = certificate.namespace().unwrap_or_default();
+    let keystores = certificate.spec.keystores.as_ref();
+    let jks = keystores.and_then(|k| k.jks.as_ref()).filter(|j| j.create);
+    let pkcs12 = keystores
+        .and_then(|k| k.pkcs12.as_ref())
+        .filter(|p| p.create);
+    let mut passwords = KeystorePasswords::default();
+    let sources = [
+        jks.and_then(|j| password_source(j.password.as_ref(), j.password_secret_ref.as_ref())),
+        pkcs12.and_then(|p| password_source(p.password.as_ref(), p.password_secret_ref.as_ref())),
+    ];
+    for (i, source) in sources.into_iter().enumerate() {
+        let password = match source {
+            None => continue,
+            Some(Ok(inline)) => Zeroizing::new(inline.to_owned()),
+            Some(Err(selector)) => {
+                let secret = get_secret(ctx, &namespace, &selector.name).await?;
+                match password_from_secret(&namespace, selector, secret.as_ref()) {
+                    Ok(p) => p,
+                    Err(message) => return Ok(Err(message)),
+                }
+            }
+        };
+        if i == 0 {
+            passwords.jks = Some(password);
+        } else {
+            passwords.pkcs12 = Some(password);
+        }
+    }
+    Ok(Ok(passwords))
+}
+
+/// The extra Secret keys the spec asks for: additional output formats and keystores
+/// (`create: true` only; the truststores only when a CA is known). Keys not asked for are
+/// left out, so server-side apply removes them when the spec drops them.
+pub(super) fn extra_secret_data(
+    certificate: &Certificate,
+    material: &IssuedMaterial,
+) -> Result<BTreeMap<&'static str, Zeroizing<Vec<u8>>>, KeystoreError> {
+    let mut out = BTreeMap::new();
+    for format in certificate
+        .spec
+        .additional_output_formats
+        .as_deref()
+        .unwrap_or_default()
+    {
+        match format.type_ {
+            AdditionalOutputFormatType::Der => {
+                out.insert(DER_KEY, keystore::der_private_key(material.key_pem)?);
+            }
+            AdditionalOutputFormatType::CombinedPEM => {
+                out.insert(
+                    COMBINED_PEM_KEY,
+                    keystore::combined_pem(material.key_pem, material.certificate_pem),
+                );
+            }
+        }
+    }
+    let keystores = certificate.spec.keystores.as_ref();
+    let ca = material.ca_pem.filter(|c| !c.is_empty());
+    if let (Some(jks), Some(password)) = (
+        keystores.and_then(|k| k.jks.as_ref()).filter(|j| j.create),
+        material.passwords.jks.as_deref(),
+    ) {
+        let alias = jks.alias.as_deref().unwrap_or(DEFAULT_JKS_ALIAS);
+        let store = keystore::jks_keystore(
+            material.key_pkcs8_der,
+            material.certificate_pem,
+            ca,
+            alias,
+            password,
+            material.now,
+        )?;
+        out.insert(JKS_KEYSTORE_KEY, Zeroizing::new(store));
+        if let Some(ca) = ca {
+            let store = keystore::jks_truststore(ca, password, material.now)?;
+            out.insert(JKS_TRUSTSTORE_KEY, Zeroizing::new(store));
+        }
+    }
+    if let (Some(p12), Some(password)) = (
+        keystores
+            .and_then(|k| k.pkcs12.as_ref())
+            .filter(|p| p.create),
+        material.passwords.pkcs12.as_deref(),
+    ) {
+        let profile = p12.profile.unwrap_or_default();
+        let store = keystore::pkcs12(
+            material.key_pkcs8_der,
+            material.certificate_pem,
+            ca,
+            password,
+            profile,
+        )?;
+        out.insert(PKCS12_KEYSTORE_KEY, Zeroizing::new(store));
+        if let Some(ca) = ca {
+            let store = keystore::pkcs12_truststore(ca, password, profile)?;
+            out.insert(PKCS12_TRUSTSTORE_KEY, Zeroizing::new(store));
+        }
+    }
+    Ok(out)
 }
 
 /// The server-side apply body of the Certificate's Secret. `type` is set when the Secret does
@@ -178,7 +354,7 @@ pub(super) fn secret_apply(
     certificate: &Certificate,
     material: &IssuedMaterial,
     existing: Option<&Secret>,
-) -> Value {
+) -> Result<Value, KeystoreError> {
     let template = certificate.spec.secret_template.as_ref();
     let mut labels: BTreeMap<String, String> =
         template.and_then(|t| t.labels.clone()).unwrap_or_default();
@@ -193,6 +369,9 @@ pub(super) fn secret_apply(
     data.insert(TLS_PRIVATE_KEY_KEY.into(), bytes(material.key_pem));
     if let Some(ca) = material.ca_pem {
         data.insert(CA_CERT_KEY.into(), bytes(ca));
+    }
+    for (key, value) in extra_secret_data(certificate, material)? {
+        data.insert(key.into(), bytes(&value));
     }
     let mut patch = json!({
         "apiVersion": "v1",
@@ -212,7 +391,7 @@ pub(super) fn secret_apply(
     if write_type {
         patch["type"] = json!(TLS_SECRET_TYPE);
     }
-    patch
+    Ok(patch)
 }
 
 /// The `Issuing=False` condition ending the issuance, `lastTransitionTime` carried over or
@@ -358,7 +537,17 @@ async fn reconcile_inner(
             let key_pem = key
                 .to_pem(encoding)
                 .map_err(|e| CertificateError::Key(e.to_string()))?;
+            let key_pkcs8 = key
+                .to_der(PrivateKeyEncoding::Pkcs8)
+                .map_err(|e| CertificateError::Key(e.to_string()))?;
             drop(key);
+            let passwords = match keystore_passwords(ctx, certificate).await? {
+                Ok(p) => p,
+                Err(message) => {
+                    fail(ctx, certificate, &name, &message, now).await?;
+                    return Ok(Action::await_change());
+                }
+            };
             let secret_name = &certificate.spec.secret_name;
             let existing = get_secret(ctx, &namespace, secret_name).await?;
             let patch = secret_apply(
@@ -367,12 +556,25 @@ async fn reconcile_inner(
                     certificate_pem: &cert_pem,
                     ca_pem: ca.as_deref(),
                     key_pem: key_pem.as_bytes(),
+                    key_pkcs8_der: &key_pkcs8,
                     leaf: &leaf,
+                    passwords: &passwords,
+                    now,
                 },
                 existing.as_ref(),
             );
             drop(existing);
             drop(key_pem);
+            drop(key_pkcs8);
+            drop(passwords);
+            let patch = match patch {
+                Ok(p) => p,
+                Err(err) => {
+                    let message = format!("writing the keystores failed: {err}");
+                    fail(ctx, certificate, &name, &message, now).await?;
+                    return Ok(Action::await_change());
+                }
+            };
             Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
                 .patch(
                     secret_name,
@@ -551,6 +753,7 @@ mod tests {
         certificate: Certificate,
         cert_pem: String,
         leaf: CertificateInfo,
+        key: crate::pki::keys::ParsedKey,
     }
 
     fn issued() -> Issued {
@@ -579,6 +782,7 @@ mod tests {
             certificate,
             cert_pem: signed.certificate_pem,
             leaf,
+            key: k,
         }
     }
 
@@ -604,13 +808,17 @@ mod tests {
             annotations: Some([("team".to_owned(), "a".to_owned())].into()),
             labels: Some([("app".to_owned(), "web".to_owned())].into()),
         });
+        let passwords = KeystorePasswords::default();
         let material = IssuedMaterial {
             certificate_pem: i.cert_pem.as_bytes(),
             ca_pem: Some(b"CA"),
             key_pem: b"KEY",
+            key_pkcs8_der: b"",
             leaf: &i.leaf,
+            passwords: &passwords,
+            now: now(),
         };
-        let p = secret_apply(&i.certificate, &material, None);
+        let p = secret_apply(&i.certificate, &material, None).unwrap();
         assert_eq!(p["apiVersion"], "v1");
         assert_eq!(p["kind"], "Secret");
         assert_eq!(p["metadata"]["name"], "app-tls");
@@ -640,14 +848,122 @@ mod tests {
             type_: Some(t.into()),
             ..Default::default()
         };
-        let p = secret_apply(&i.certificate, &no_ca, Some(&existing("Opaque")));
+        let p = secret_apply(&i.certificate, &no_ca, Some(&existing("Opaque"))).unwrap();
         assert!(
             p.get("type").is_none(),
             "a pre-existing Secret keeps its type"
         );
         assert!(p["data"].get(CA_CERT_KEY).is_none());
-        let p = secret_apply(&i.certificate, &no_ca, Some(&existing(TLS_SECRET_TYPE)));
+        let p = secret_apply(&i.certificate, &no_ca, Some(&existing(TLS_SECRET_TYPE))).unwrap();
         assert_eq!(p["type"], TLS_SECRET_TYPE, "re-asserted, never dropped");
+    }
+
+    #[test]
+    fn extra_keys_only_when_configured() {
+        use crate::api::{
+            CertificateAdditionalOutputFormat, CertificateKeystores, JksKeystore, Pkcs12Keystore,
+        };
+        let mut i = issued();
+        let key_pem = i.key.to_pem(PrivateKeyEncoding::Pkcs1).unwrap();
+        let pkcs8 = i.key.to_der(PrivateKeyEncoding::Pkcs8).unwrap();
+        let passwords = KeystorePasswords {
+            jks: Some(Zeroizing::new("jks-pw".into())),
+            pkcs12: Some(Zeroizing::new("p12-pw".into())),
+        };
+        let material = IssuedMaterial {
+            certificate_pem: i.cert_pem.as_bytes(),
+            ca_pem: Some(i.cert_pem.as_bytes()),
+            key_pem: key_pem.as_bytes(),
+            key_pkcs8_der: &pkcs8,
+            leaf: &i.leaf,
+            passwords: &passwords,
+            now: now(),
+        };
+        let keys = |c: &Certificate, m: &IssuedMaterial| -> Vec<&'static str> {
+            extra_secret_data(c, m).unwrap().into_keys().collect()
+        };
+        assert!(keys(&i.certificate, &material).is_empty());
+        i.certificate.spec.additional_output_formats = Some(vec![
+            CertificateAdditionalOutputFormat {
+                type_: AdditionalOutputFormatType::Der,
+            },
+            CertificateAdditionalOutputFormat {
+                type_: AdditionalOutputFormatType::CombinedPEM,
+            },
+        ]);
+        i.certificate.spec.keystores = Some(CertificateKeystores {
+            jks: Some(JksKeystore {
+                create: false,
+                password: Some("jks-pw".into()),
+                ..Default::default()
+            }),
+            pkcs12: Some(Pkcs12Keystore {
+                create: true,
+                password: Some("p12-pw".into()),
+                ..Default::default()
+            }),
+        });
+        assert_eq!(
+            keys(&i.certificate, &material),
+            [
+                DER_KEY,
+                PKCS12_KEYSTORE_KEY,
+                PKCS12_TRUSTSTORE_KEY,
+                COMBINED_PEM_KEY
+            ]
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+        );
+        let data = extra_secret_data(&i.certificate, &material).unwrap();
+        assert_eq!(
+            data[DER_KEY].as_slice(),
+            i.key.to_der(PrivateKeyEncoding::Pkcs1).unwrap().as_slice()
+        );
+        i.certificate
+            .spec
+            .keystores
+            .as_mut()
+            .unwrap()
+            .jks
+            .as_mut()
+            .unwrap()
+            .create = true;
+        let no_ca = IssuedMaterial {
+            ca_pem: None,
+            ..material
+        };
+        let k = keys(&i.certificate, &no_ca);
+        assert!(k.contains(&JKS_KEYSTORE_KEY) && k.contains(&PKCS12_KEYSTORE_KEY));
+        assert!(!k.contains(&JKS_TRUSTSTORE_KEY) && !k.contains(&PKCS12_TRUSTSTORE_KEY));
+        let p = secret_apply(&i.certificate, &no_ca, None).unwrap();
+        assert_eq!(p["data"].as_object().unwrap().len(), 2 + 4);
+    }
+
+    #[test]
+    fn password_secret_errors_name_secret_and_key() {
+        let selector = SecretKeySelector {
+            name: "pw".into(),
+            key: Some("password".into()),
+        };
+        let err = password_from_secret("ns", &selector, None).unwrap_err();
+        assert!(err.contains("ns/pw") && err.contains("password"), "{err}");
+        let mut secret = Secret::default();
+        let err = password_from_secret("ns", &selector, Some(&secret)).unwrap_err();
+        assert!(
+            err.contains("ns/pw") && err.contains("has no key \"password\""),
+            "{err}"
+        );
+        secret.data = Some([("password".to_owned(), ByteString(b"hunter2".to_vec()))].into());
+        let pw = password_from_secret("ns", &selector, Some(&secret)).unwrap();
+        assert_eq!(pw.as_str(), "hunter2");
+        let no_key = SecretKeySelector {
+            key: None,
+            ..selector
+        };
+        let err = password_from_secret("ns", &no_key, Some(&secret)).unwrap_err();
+        assert!(err.contains("ns/pw") && err.contains("no key"), "{err}");
     }
 
     #[test]
