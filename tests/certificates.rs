@@ -95,7 +95,14 @@ impl Env {
             let status = cert.status.as_ref()?;
             let ready = find_condition(status.conditions.as_deref()?, "Ready")?;
             let fresh = ready.observed_generation == cert.metadata.generation;
-            (ready.status == ConditionStatus::True && fresh && status.revision? >= revision)
+            // Settled: issuance over and its temporary key Secret cleaned up.
+            let issuing = find_condition(status.conditions.as_deref()?, "Issuing")
+                .is_some_and(|c| c.status == ConditionStatus::True);
+            let settled = !issuing && status.next_private_key_secret_name.is_none();
+            (ready.status == ConditionStatus::True
+                && fresh
+                && settled
+                && status.revision? >= revision)
                 .then_some(cert)
         });
         let cert = match tokio::time::timeout(Duration::from_secs(46), fut).await {
@@ -396,5 +403,708 @@ async fn rotation_policy_never_keeps_the_key_and_bad_input_is_reported() {
             .expect("read")
             .is_none(),
         "no Secret without a certificate"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Renewal, re-issuance triggers, revision history, issuer trouble, crash recovery, backoff.
+
+impl Env {
+    /// `eventually`, bounded by `timeout`, printing the controller log tail when it times out.
+    async fn wait<T, F, Fut>(&self, timeout: Duration, what: &str, check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let fut = eventually(timeout + Duration::from_secs(5), what, check);
+        match tokio::time::timeout(timeout, fut).await {
+            Ok(v) => v,
+            Err(_) => panic!(
+                "timed out after {timeout:?} waiting for {what}\ncontroller log (tail):\n{}",
+                tail(&self.ctl.log_text(), 60)
+            ),
+        }
+    }
+
+    /// The names of the CertificateRequests of Certificate `name`, sorted by revision.
+    async fn request_names(&self, name: &str) -> Vec<String> {
+        let mut found: Vec<(i64, String)> = self
+            .requests
+            .list(&Default::default())
+            .await
+            .expect("listing requests")
+            .items
+            .into_iter()
+            .filter(|r| {
+                r.metadata.deletion_timestamp.is_none()
+                    && r.metadata
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.get("cert-manager.io/certificate-name"))
+                        .map(String::as_str)
+                        == Some(name)
+            })
+            .filter_map(|r| {
+                let name = r.metadata.name?;
+                let revision = name.rsplit('-').next()?.parse().unwrap_or(i64::MAX);
+                Some((revision, name))
+            })
+            .collect();
+        found.sort();
+        found.into_iter().map(|(_, n)| n).collect()
+    }
+
+    /// Whether an Event about Certificate `name` has `reason`.
+    async fn has_event(&self, name: &str, reason: &str) -> bool {
+        let events: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(self.certs.clone().into_client(), &self.ns);
+        events
+            .list(&Default::default())
+            .await
+            .map(|l| {
+                l.items.iter().any(|e| {
+                    e.reason.as_deref() == Some(reason)
+                        && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+                        && e.regarding.as_ref().and_then(|r| r.kind.as_deref())
+                            == Some("Certificate")
+                })
+            })
+            .unwrap_or(false)
+    }
+
+    /// How many times the trigger recorded an Event (action Issue) about Certificate `name`
+    /// with `reason` (repeats of an Event are counted in its series).
+    async fn event_count(&self, name: &str, reason: &str) -> i32 {
+        let events: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(self.certs.clone().into_client(), &self.ns);
+        events
+            .list(&Default::default())
+            .await
+            .expect("listing Events")
+            .items
+            .iter()
+            .filter(|e| {
+                e.reason.as_deref() == Some(reason)
+                    && e.action.as_deref() == Some("Issue")
+                    && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+                    && e.regarding.as_ref().and_then(|r| r.kind.as_deref()) == Some("Certificate")
+            })
+            .map(|e| e.series.as_ref().map_or(1, |s| s.count))
+            .sum()
+    }
+
+    /// Merge-patches the data of Secret `name`.
+    async fn patch_secret_data(&self, name: &str, data: serde_json::Value) {
+        self.secrets
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "data": data })),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("patching Secret {name}: {e}"));
+    }
+}
+
+fn b64(bytes: &[u8]) -> serde_json::Value {
+    serde_json::to_value(k8s_openapi::ByteString(bytes.to_vec())).expect("base64")
+}
+
+fn leaf_of(secret: &Secret) -> certsmith::pki::CertificateInfo {
+    parse_certificates_pem(data(secret, "tls.crt"))
+        .expect("tls.crt parses")
+        .remove(0)
+}
+
+/// Renewal without any change: duration 1h with renewBefore 59m50s (valid: at least 5m and
+/// shorter than duration) renews 10 s after notBefore, the fastest schedule the schema allows
+/// that does not re-issue every second. (renewBeforePercentage 99 would wait 36 s.)
+#[tokio::test]
+async fn renewal_happens_at_renewal_time() {
+    let env = setup("certs-renew").await;
+    env.apply(
+        "renew",
+        json!({
+            "secretName": "renew-tls", "dnsNames": ["renew.example.test"],
+            "duration": "1h", "renewBefore": "59m50s",
+            "privateKey": { "algorithm": "ECDSA", "size": 256 },
+            "issuerRef": { "name": "selfsigned" }
+        }),
+    )
+    .await;
+    let (cert, secret) = env.ready("renew", 1).await;
+    let first = leaf_of(&secret);
+    let status = cert.status.expect("status");
+    let renewal = status.renewal_time.expect("renewalTime").0.as_second();
+    assert_eq!(
+        renewal,
+        first.not_before.as_second() + 10,
+        "renewalTime = notAfter - renewBefore = notBefore + 10s"
+    );
+    let (cert, secret) = env.ready("renew", 2).await;
+    let second = leaf_of(&secret);
+    assert!(
+        second.not_before > first.not_before,
+        "the renewed certificate is newer: {} then {}",
+        first.not_before,
+        second.not_before
+    );
+    assert!(second.not_before.as_second() >= renewal);
+    assert_key_matches(&secret);
+    assert!(cert.status.expect("status").revision.expect("revision") >= 2);
+    assert!(
+        env.has_event("renew", "Renewing").await,
+        "an Event says the renewal triggered the issuance"
+    );
+}
+
+/// Each re-issuance trigger on its own: another key pair in the Secret (SecretMismatch), a
+/// foreign tls.key (InvalidKeyPair), another issuer (IncorrectIssuer).
+#[tokio::test]
+async fn reissuance_triggers_each_reissue() {
+    let env = setup("certs-trig").await;
+    let issuers: Api<Issuer> = Api::namespaced(env.certs.clone().into_client(), &env.ns);
+    issuers
+        .create(
+            &PostParams::default(),
+            &Issuer::new(
+                "selfsigned-2",
+                IssuerSpec {
+                    self_signed: Some(SelfSignedIssuer::default()),
+                    ..Default::default()
+                },
+            ),
+        )
+        .await
+        .expect("second selfsigned issuer");
+    let spec = |issuer: &str| {
+        json!({
+            "secretName": "trig-tls", "dnsNames": ["trig.example.test"],
+            "privateKey": { "algorithm": "ECDSA", "size": 256 },
+            "issuerRef": { "name": issuer }
+        })
+    };
+    env.apply("trig", spec("selfsigned")).await;
+    env.apply(
+        "other",
+        json!({
+            "secretName": "other-tls", "dnsNames": ["other.example.test"],
+            "privateKey": { "algorithm": "ECDSA", "size": 256 },
+            "issuerRef": { "name": "selfsigned" }
+        }),
+    )
+    .await;
+    let (_, secret1) = env.ready("trig", 1).await;
+    let (_, other) = env.ready("other", 1).await;
+    let key1 = assert_key_matches(&secret1);
+    for name in ["trig", "other"] {
+        assert_eq!(
+            env.event_count(name, "DoesNotExist").await,
+            1,
+            "the first issuance of {name} is triggered once"
+        );
+    }
+
+    // 1. Another certificate (with its own key) in the Secret: it no longer matches the
+    // current CertificateRequest.
+    env.patch_secret_data(
+        "trig-tls",
+        json!({ "tls.crt": b64(data(&other, "tls.crt")), "tls.key": b64(data(&other, "tls.key")) }),
+    )
+    .await;
+    let (_, secret2) = env.ready("trig", 2).await;
+    let key2 = assert_key_matches(&secret2);
+    assert_ne!(key2, key1);
+    assert_eq!(leaf_of(&secret2).dns_names, ["trig.example.test"]);
+    env.wait(
+        Duration::from_secs(10),
+        "an Event naming SecretMismatch",
+        || async { env.has_event("trig", "SecretMismatch").await.then_some(()) },
+    )
+    .await;
+
+    // 2. A different private key only: the key pair is broken.
+    env.patch_secret_data(
+        "trig-tls",
+        json!({ "tls.key": b64(data(&other, "tls.key")) }),
+    )
+    .await;
+    let (_, secret3) = env.ready("trig", 3).await;
+    assert_key_matches(&secret3);
+    env.wait(
+        Duration::from_secs(10),
+        "an Event naming InvalidKeyPair",
+        || async { env.has_event("trig", "InvalidKeyPair").await.then_some(()) },
+    )
+    .await;
+
+    // 3. Another issuer.
+    env.apply("trig", spec("selfsigned-2")).await;
+    let (_, secret4) = env.ready("trig", 4).await;
+    assert_key_matches(&secret4);
+    assert_eq!(
+        secret4
+            .metadata
+            .annotations
+            .clone()
+            .unwrap_or_default()
+            .get("cert-manager.io/issuer-name")
+            .map(String::as_str),
+        Some("selfsigned-2")
+    );
+    env.wait(
+        Duration::from_secs(10),
+        "an Event naming IncorrectIssuer",
+        || async { env.has_event("trig", "IncorrectIssuer").await.then_some(()) },
+    )
+    .await;
+    assert_eq!(
+        env.request_names("trig").await,
+        ["trig-1", "trig-2", "trig-3", "trig-4"]
+    );
+}
+
+/// revisionHistoryLimit 1: after three issuances only the newest request is left.
+#[tokio::test]
+async fn revision_history_limit_keeps_the_newest_request() {
+    let env = setup("certs-hist").await;
+    let spec = |names: &[&str]| {
+        json!({
+            "secretName": "hist-tls", "dnsNames": names, "revisionHistoryLimit": 1,
+            "privateKey": { "algorithm": "ECDSA", "size": 256 },
+            "issuerRef": { "name": "selfsigned" }
+        })
+    };
+    env.apply("hist", spec(&["a.example.test"])).await;
+    env.ready("hist", 1).await;
+    env.apply("hist", spec(&["a.example.test", "b.example.test"]))
+        .await;
+    env.ready("hist", 2).await;
+    env.apply("hist", spec(&["c.example.test"])).await;
+    let (_, secret) = env.ready("hist", 3).await;
+    assert_eq!(leaf_of(&secret).dns_names, ["c.example.test"]);
+    env.wait(Duration::from_secs(15), "only hist-3 left", || async {
+        let names = env.request_names("hist").await;
+        (names == ["hist-3"]).then_some(())
+    })
+    .await;
+}
+
+/// A CA issuer whose Secret holds a certificate that is not a CA: the request waits for the
+/// issuer, nothing is deleted, and fixing the Secret issues the certificate.
+#[tokio::test]
+async fn ca_issuer_with_a_bad_ca_secret_waits_then_recovers() {
+    let env = setup("certs-badca").await;
+    // A non-CA certificate where the CA issuer looks.
+    env.apply(
+        "root",
+        json!({
+            "isCA": false, "commonName": "not a CA", "secretName": "root-ca",
+            "privateKey": { "algorithm": "ECDSA", "size": 256 },
+            "issuerRef": { "name": "selfsigned" }
+        }),
+    )
+    .await;
+    env.ready("root", 1).await;
+    env.apply(
+        "leaf",
+        json!({
+            "secretName": "leaf-tls", "dnsNames": ["leaf.example.test"],
+            "privateKey": { "algorithm": "ECDSA", "size": 256 },
+            "issuerRef": { "name": "ca" }
+        }),
+    )
+    .await;
+    let message = env
+        .wait(
+            Duration::from_secs(20),
+            "leaf-1 waiting for the issuer",
+            || async {
+                let r = env.requests.get("leaf-1").await.ok()?;
+                let ready =
+                    find_condition(r.status.as_ref()?.conditions.as_deref()?, "Ready")?.clone();
+                (ready.status == ConditionStatus::False)
+                    .then(|| ready.message.unwrap_or_default())
+                    .filter(|m| m.contains("not ready"))
+            },
+        )
+        .await;
+    assert!(
+        message.contains(&format!("Issuer {}/ca", env.ns)),
+        "{message}"
+    );
+    // Stays waiting: not Ready, no Secret, the request and the CA Secret still there, no
+    // failure recorded.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let cert = env.certs.get("leaf").await.expect("leaf");
+    let status = cert.status.clone().unwrap_or_default();
+    let ready = find_condition(status.conditions.as_deref().unwrap_or_default(), "Ready")
+        .expect("a Ready condition");
+    assert_eq!(ready.status, ConditionStatus::False);
+    assert!(status.last_failure_time.is_none(), "{status:#?}");
+    assert!(
+        env.secrets
+            .get_opt("leaf-tls")
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert!(
+        env.secrets
+            .get_opt("root-ca")
+            .await
+            .expect("read")
+            .is_some()
+    );
+    assert_eq!(env.request_names("leaf").await, ["leaf-1"]);
+
+    // Fix: make the root a CA.
+    env.apply(
+        "root",
+        json!({
+            "isCA": true, "commonName": "now a CA", "secretName": "root-ca",
+            "privateKey": { "algorithm": "ECDSA", "size": 256 },
+            "issuerRef": { "name": "selfsigned" }
+        }),
+    )
+    .await;
+    env.ready("root", 2).await;
+    let (_, secret) = env.ready("leaf", 1).await;
+    assert_key_matches(&secret);
+    assert_eq!(env.request_names("leaf").await, ["leaf-1"]);
+}
+
+/// SIGKILL the controller while ten Certificates are being issued, restart it, and check
+/// that the outcome is as if nothing happened.
+#[tokio::test]
+async fn controller_crash_mid_issuance_recovers_cleanly() {
+    let mut env = setup("certs-crash").await;
+    let names: Vec<String> = (0..10).map(|i| format!("crash-{i}")).collect();
+    for name in &names {
+        env.apply(
+            name,
+            json!({
+                "secretName": format!("{name}-tls"), "dnsNames": [format!("{name}.example.test")],
+                "privateKey": { "algorithm": "ECDSA", "size": 256 },
+                "issuerRef": { "name": "selfsigned" }
+            }),
+        )
+        .await;
+    }
+    // Mid-way: once a few Secrets are written (others still being keyed or requested).
+    let tls_secrets = || async {
+        let items = env
+            .secrets
+            .list_metadata(&Default::default())
+            .await
+            .ok()?
+            .items;
+        let count = |pred: &dyn Fn(&str) -> bool| {
+            items
+                .iter()
+                .filter(|s| pred(s.metadata.name.as_deref().unwrap_or_default()))
+                .count()
+        };
+        Some((
+            count(&|n| n.starts_with("crash-") && n.ends_with("-tls")),
+            count(&|n| n.starts_with("crash-") && !n.ends_with("-tls")),
+        ))
+    };
+    env.wait(Duration::from_secs(20), "issuance under way", || async {
+        tls_secrets().await.filter(|(written, _)| *written >= 2)
+    })
+    .await;
+    env.ctl.kill9();
+    let (written, temporary) = tls_secrets().await.unwrap_or_default();
+    let requests = env
+        .requests
+        .list(&Default::default())
+        .await
+        .map(|l| l.items.len());
+    println!(
+        "killed with {written}/10 Secrets written, {temporary} temporary key Secrets, {requests:?} requests"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    env.ctl.restart();
+
+    for name in &names {
+        let (cert, secret) = env.ready(name, 1).await;
+        assert_key_matches(&secret);
+        let revision = cert.status.and_then(|s| s.revision).expect("revision");
+        let want: Vec<String> = (1..=revision).map(|r| format!("{name}-{r}")).collect();
+        assert_eq!(
+            env.request_names(name).await,
+            want,
+            "one request per revision of {name}"
+        );
+        assert_eq!(revision, 1, "{name} was issued once");
+        // Zero when the kill fell between the status write and the Event.
+        assert!(
+            env.event_count(name, "DoesNotExist").await <= 1,
+            "the issuance of {name} was triggered more than once"
+        );
+    }
+    env.wait(
+        Duration::from_secs(15),
+        "no temporary private key Secrets left",
+        || async {
+            let left = env
+                .secrets
+                .list_metadata(
+                    &kube::api::ListParams::default()
+                        .labels("cert-manager.io/next-private-key=true"),
+                )
+                .await
+                .ok()?
+                .items;
+            left.is_empty().then_some(())
+        },
+    )
+    .await;
+}
+
+/// A request that fails: the Certificate names an issuer of another API group (which
+/// certsmith's approver leaves alone), and the test, as that group's approver would, denies its
+/// request. Denial is terminal, so the failure is deterministic; the Certificate records it and
+/// is not retried at once.
+#[tokio::test]
+async fn failed_issuance_is_recorded_and_backed_off() {
+    let env = setup("certs-fail").await;
+    env.apply(
+        "doomed",
+        json!({
+            "secretName": "doomed-tls", "dnsNames": ["doomed.example.test"],
+            "privateKey": { "algorithm": "ECDSA", "size": 256 },
+            "issuerRef": { "name": "external", "kind": "ExternalIssuer", "group": "issuers.example.test" }
+        }),
+    )
+    .await;
+    env.wait(Duration::from_secs(20), "doomed-1 created", || async {
+        env.requests.get_opt("doomed-1").await.ok()?
+    })
+    .await;
+    env.requests
+        .patch_status(
+            "doomed-1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "status": { "conditions": [{
+                "type": "Denied", "status": "True", "reason": "TestDenied",
+                "message": "denied by the test", "lastTransitionTime": "2026-01-01T00:00:00Z"
+            }] } })),
+        )
+        .await
+        .expect("denying doomed-1");
+    let status = env
+        .wait(Duration::from_secs(20), "a recorded failure", || async {
+            let status = env.certs.get("doomed").await.ok()?.status?;
+            status.last_failure_time.is_some().then_some(status)
+        })
+        .await;
+    assert_eq!(status.failed_issuance_attempts, Some(1), "{status:#?}");
+    let issuing = find_condition(status.conditions.as_deref().unwrap_or_default(), "Issuing")
+        .expect("an Issuing condition");
+    assert_eq!(issuing.status, ConditionStatus::False);
+    assert_eq!(issuing.reason.as_deref(), Some("Failed"));
+    assert!(
+        issuing
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("denied by the test"),
+        "{issuing:?}"
+    );
+    let request = env.requests.get("doomed-1").await.expect("doomed-1");
+    let uid = request.metadata.uid.clone();
+
+    // Not retried at once: the same single request, one failed attempt, for 10 s.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let status = env.certs.get("doomed").await.expect("read").status;
+        let attempts = status.as_ref().and_then(|s| s.failed_issuance_attempts);
+        let issuing = status
+            .as_ref()
+            .and_then(|s| find_condition(s.conditions.as_deref()?, "Issuing").cloned());
+        assert_eq!(attempts, Some(1), "retried: {status:#?}");
+        assert_ne!(
+            issuing.map(|c| c.status),
+            Some(ConditionStatus::True),
+            "issuance retried within the backoff\ncontroller log (tail):\n{}",
+            tail(&env.ctl.log_text(), 40)
+        );
+        assert_eq!(env.request_names("doomed").await, ["doomed-1"]);
+        let now = env.requests.get("doomed-1").await.expect("doomed-1");
+        assert_eq!(now.metadata.uid, uid, "the request was replaced");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        env.secrets
+            .get_opt("doomed-tls")
+            .await
+            .expect("read")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn keystores_and_output_formats() {
+    use rustls_pki_types::pem::PemObject as _;
+    use std::process::Command;
+    let env = setup("keystores").await;
+    env.apply(
+        "root",
+        json!({
+            "isCA": true, "commonName": "certsmith keystore root", "secretName": "root-ca",
+            "privateKey": { "algorithm": "ECDSA", "size": 256 },
+            "issuerRef": { "name": "selfsigned" }
+        }),
+    )
+    .await;
+    env.ready("root", 1).await;
+
+    // The JKS password comes from a Secret; first it is missing: the issuance fails, naming it.
+    let spec = json!({
+        "secretName": "app-tls", "dnsNames": ["app.example.test"],
+        "privateKey": { "algorithm": "RSA", "size": 2048 },
+        "additionalOutputFormats": [{ "type": "DER" }, { "type": "CombinedPEM" }],
+        "keystores": {
+            "jks": { "create": true, "alias": "app",
+                     "passwordSecretRef": { "name": "jks-pw", "key": "password" } },
+            "pkcs12": { "create": true, "password": "p12-inline", "profile": "Modern2023" }
+        },
+        "issuerRef": { "name": "ca" }
+    });
+    env.apply("app", spec.clone()).await;
+    let message = eventually(
+        Duration::from_secs(45),
+        "the missing password Secret reported",
+        || async {
+            let cert = env.certs.get("app").await.ok()?;
+            let status = cert.status?;
+            let issuing = find_condition(status.conditions.as_deref()?, "Issuing")?;
+            (issuing.status == ConditionStatus::False).then(|| issuing.message.clone())?
+        },
+    )
+    .await;
+    assert!(
+        message.contains("jks-pw") && message.contains("password"),
+        "{message}"
+    );
+
+    // With the Secret in place and the spec changed (which skips the failure backoff), the
+    // next issuance writes everything.
+    let pw = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some("jks-pw".into()),
+            ..Default::default()
+        },
+        string_data: Some([("password".to_owned(), "jks-from-secret".to_owned())].into()),
+        ..Default::default()
+    };
+    env.secrets
+        .create(&PostParams::default(), &pw)
+        .await
+        .expect("password Secret");
+    let mut spec = spec;
+    spec["dnsNames"] = json!(["app.example.test", "app2.example.test"]);
+    env.apply("app", spec).await;
+    let secret = eventually(
+        Duration::from_secs(120),
+        "the keystores written",
+        || async {
+            let s = env.secrets.get_opt("app-tls").await.ok()??;
+            (!data(&s, "keystore.jks").is_empty()).then_some(s)
+        },
+    )
+    .await;
+    assert_key_matches(&secret);
+
+    let key_pem = data(&secret, "tls.key");
+    let crt_pem = data(&secret, "tls.crt");
+    let expected_der = rustls_pki_types::PrivateKeyDer::from_pem_slice(key_pem).expect("tls.key");
+    assert_eq!(data(&secret, "key.der"), expected_der.secret_der());
+    let mut combined = key_pem.to_vec();
+    combined.push(b'\n');
+    combined.extend_from_slice(crt_pem);
+    assert_eq!(data(&secret, "tls-combined.pem"), combined.as_slice());
+
+    let dir = std::env::temp_dir().join(format!("certsmith-it-keystores-{}", env.ns));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = |name: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, data(&secret, name)).expect("write");
+        path
+    };
+    for name in ["keystore.p12", "truststore.p12"] {
+        let path = file(name);
+        let (ok, out, err) = run(Command::new("openssl")
+            .args([
+                "pkcs12",
+                "-info",
+                "-noout",
+                "-passin",
+                "pass:p12-inline",
+                "-in",
+            ])
+            .arg(&path));
+        assert!(ok, "openssl {name}: {out}{err}");
+        assert!(format!("{out}{err}").contains("AES-256-CBC"), "{out}{err}");
+    }
+    for (name, entries) in [("keystore.jks", 2), ("truststore.jks", 1)] {
+        let path = file(name);
+        let (ok, out, err) = run(Command::new("keytool")
+            .args(["-list", "-v", "-storetype", "JKS", "-keystore"])
+            .arg(&path)
+            .args(["-storepass", "jks-from-secret"]));
+        assert!(ok, "keytool {name}: {out}{err}");
+        let plural = if entries == 1 { "entry" } else { "entries" };
+        assert!(
+            out.contains(&format!("Your keystore contains {entries} {plural}")),
+            "{out}"
+        );
+        assert!(out.contains("Alias name: ca"), "{out}");
+        if name == "keystore.jks" {
+            assert!(out.contains("Alias name: app"), "{out}");
+            assert!(out.contains("Entry type: PrivateKeyEntry"), "{out}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// rotationPolicy Never, re-issued over and over right after each issuance: the next request
+/// must never be left naming a temporary key Secret that the end of the previous issuance
+/// deleted (a SelfSigned request would then wait for that Secret forever).
+#[tokio::test]
+async fn rotation_policy_never_survives_back_to_back_reissues() {
+    let env = setup("certs-never-loop").await;
+    let spec = |n: i32| {
+        json!({
+            "secretName": "loop-tls", "dnsNames": [format!("loop-{n}.example.test")],
+            "privateKey": { "algorithm": "ECDSA", "size": 256, "rotationPolicy": "Never" },
+            "issuerRef": { "name": "selfsigned" }
+        })
+    };
+    env.apply("loop", spec(1)).await;
+    let (_, secret) = env.ready("loop", 1).await;
+    let key = assert_key_matches(&secret);
+    // Each change lands as soon as the previous revision is recorded, racing the key
+    // manager's clean-up of that issuance's temporary Secret.
+    for revision in 2..=8 {
+        env.wait(
+            Duration::from_secs(30),
+            &format!("loop at revision {}", revision - 1),
+            || async {
+                let cert = env.certs.get("loop").await.ok()?;
+                (cert.status?.revision? >= revision - 1).then_some(())
+            },
+        )
+        .await;
+        env.apply("loop", spec(revision)).await;
+    }
+    let (_, secret) = env.ready("loop", 8).await;
+    assert_eq!(assert_key_matches(&secret), key, "the key is kept");
+    assert_eq!(leaf_of(&secret).dns_names, ["loop-8.example.test"]);
+    assert_eq!(
+        env.request_names("loop").await,
+        (1..=8).map(|r| format!("loop-{r}")).collect::<Vec<_>>()
     );
 }

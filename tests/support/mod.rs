@@ -233,6 +233,9 @@ pub fn yaml_documents(path: &Path) -> Vec<serde_json::Value> {
 pub struct ControllerProcess {
     child: std::process::Child,
     pub log: PathBuf,
+    /// The extra arguments and kubeconfig it was started with, for `restart`.
+    args: Vec<String>,
+    kubeconfig: PathBuf,
 }
 
 impl ControllerProcess {
@@ -243,22 +246,55 @@ impl ControllerProcess {
         std::fs::create_dir_all(&dir).expect("creating target/test-logs");
         let log = dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).expect("creating the controller log");
-        let child = Command::new(env!("CARGO_BIN_EXE_certsmith"))
-            .arg("controller")
-            .args(args)
-            .env("KUBECONFIG", bed.kubeconfig())
-            .env("RUST_LOG", "certsmith=debug,info")
-            .stdout(file.try_clone().expect("log file handle"))
-            .stderr(file)
-            .spawn()
-            .expect("starting certsmith controller");
-        Self { child, log }
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let kubeconfig = bed.kubeconfig().to_owned();
+        let child = spawn_controller(&kubeconfig, &args, file);
+        Self {
+            child,
+            log,
+            args,
+            kubeconfig,
+        }
+    }
+
+    /// Kills the process with SIGKILL (no graceful shutdown) and reaps it.
+    pub fn kill9(&mut self) {
+        // `Child::kill` sends SIGKILL on Unix.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Kills the process if it still runs (SIGKILL) and starts it again with the same
+    /// arguments, appending to the same log.
+    pub fn restart(&mut self) {
+        self.kill9();
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.log)
+            .expect("opening the controller log to append");
+        self.child = spawn_controller(&self.kubeconfig, &self.args, file);
     }
 
     /// The controller's log so far, for assertion messages.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+}
+
+fn spawn_controller(
+    kubeconfig: &Path,
+    args: &[String],
+    file: std::fs::File,
+) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_certsmith"))
+        .arg("controller")
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env("RUST_LOG", "certsmith=debug,info")
+        .stdout(file.try_clone().expect("log file handle"))
+        .stderr(file)
+        .spawn()
+        .expect("starting certsmith controller")
 }
 
 impl Drop for ControllerProcess {

@@ -99,6 +99,26 @@ pub(super) fn request_verdict(
     }
 }
 
+/// A pending request whose `cert-manager.io/private-key-secret-name` names another temporary
+/// Secret than the current next key's must be replaced, even when the keys are equal
+/// (rotationPolicy Never): that Secret may be gone (the key manager deleted it while ending
+/// the previous issuance), and a SelfSigned issuer signs with the key it names, so the
+/// request would wait for it forever.
+pub(super) fn names_other_key_secret(
+    request: &CertificateRequest,
+    key_secret_name: &str,
+) -> RequestVerdict {
+    let named = request.annotations().get(ANN_PRIVATE_KEY_SECRET_NAME);
+    if request_outcome(request) == RequestOutcome::Pending
+        && named.map(String::as_str) != Some(key_secret_name)
+    {
+        return RequestVerdict::Replace(format!(
+            "it names private key Secret {named:?}, not the next key's {key_secret_name:?}"
+        ));
+    }
+    RequestVerdict::Matches
+}
+
 /// A failed request created before the Certificate's `Issuing` condition last became True
 /// belongs to an earlier, failed attempt: the retry needs a new one. (Only failed requests:
 /// a pending or issued one still serves, and a clock skew between the controller, which
@@ -223,7 +243,12 @@ async fn reconcile_inner(
         if existing.metadata.deletion_timestamp.is_some() {
             return Ok(Action::requeue(RECREATE_RETRY));
         }
-        match request_verdict(certificate, &existing, Some(&key.info().public_key_der)) {
+        let verdict =
+            match request_verdict(certificate, &existing, Some(&key.info().public_key_der)) {
+                RequestVerdict::Matches => names_other_key_secret(&existing, &key_secret),
+                replace => replace,
+            };
+        match verdict {
             RequestVerdict::Matches => return Ok(Action::await_change()),
             RequestVerdict::Replace(why) => {
                 let params = DeleteParams {
@@ -409,6 +434,37 @@ pub(super) mod tests {
             request_verdict(&c, &garbage, None),
             RequestVerdict::Replace(_)
         ));
+    }
+
+    #[test]
+    fn pending_requests_naming_another_key_secret_are_replaced() {
+        let c = issuing_certificate();
+        let k = key(PrivateKeyAlgorithm::Ecdsa, 256);
+        let r = request_for(&c, &k);
+        assert_eq!(
+            names_other_key_secret(&r, "app-abcde"),
+            RequestVerdict::Matches
+        );
+        assert!(matches!(
+            names_other_key_secret(&r, "app-fghij"),
+            RequestVerdict::Replace(_)
+        ));
+        let mut issued = r.clone();
+        issued.status = Some(crate::api::CertificateRequestStatus {
+            conditions: Some(vec![crate::api::Condition {
+                type_: crate::api::CONDITION_READY.into(),
+                status: ConditionStatus::True,
+                reason: Some(crate::api::REASON_ISSUED.into()),
+                ..Default::default()
+            }]),
+            certificate: Some(ByteString(b"CERT".to_vec())),
+            ..Default::default()
+        });
+        assert_eq!(
+            names_other_key_secret(&issued, "app-fghij"),
+            RequestVerdict::Matches,
+            "a finished request is left to the issuing controller"
+        );
     }
 
     #[test]

@@ -26,8 +26,8 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::{
-    CertificateError, MANAGER_TRIGGER, apply_status, backoff_key, get_request, get_secret,
-    next_revision, request_name,
+    CertificateError, MANAGER_TRIGGER, backoff_key, get_request, get_secret, next_revision,
+    request_name,
 };
 use crate::api::{
     CONDITION_ISSUING, Certificate, CertificateRequest, ConditionChange, condition_change,
@@ -200,13 +200,18 @@ async fn start_issuing(
     let ConditionChange::Write { condition, .. } = change else {
         return Ok(());
     };
-    apply_status(
-        ctx,
-        certificate,
-        MANAGER_TRIGGER,
-        json!({ "conditions": [condition] }),
-    )
-    .await?;
+    // Conditioned on the resourceVersion decided on: a reconcile that runs on a cached
+    // Certificate older than this controller's own last write (the watch lags behind the
+    // write) would otherwise set Issuing=True a second time, moving its lastTransitionTime and
+    // repeating the Event. The newer object's watch event wakes this controller again.
+    if !apply_issuing(ctx, certificate, condition).await? {
+        tracing::debug!(
+            namespace = certificate.namespace().unwrap_or_default(),
+            name = certificate.name_any(),
+            "Certificate changed since it was read: not triggering on a stale copy"
+        );
+        return Ok(());
+    }
     tracing::info!(
         namespace = certificate.namespace().unwrap_or_default(),
         name = certificate.name_any(),
@@ -229,6 +234,38 @@ async fn start_issuing(
         tracing::warn!(%err, "publishing an Event failed");
     }
     Ok(())
+}
+
+/// Server-side applies `Issuing` (as [`MANAGER_TRIGGER`]) only if the Certificate is still at
+/// the resourceVersion read; `Ok(false)` when it changed since (409 Conflict).
+async fn apply_issuing(
+    ctx: &Context,
+    certificate: &Certificate,
+    condition: crate::api::Condition,
+) -> Result<bool, CertificateError> {
+    let namespace = certificate.namespace().unwrap_or_default();
+    let name = certificate.name_any();
+    let patch = json!({
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "metadata": { "resourceVersion": certificate.resource_version() },
+        "status": { "conditions": [condition] },
+    });
+    match kube::Api::<Certificate>::namespaced(ctx.client.clone(), &namespace)
+        .patch_status(
+            &name,
+            &kube::api::PatchParams::apply(MANAGER_TRIGGER).force(),
+            &kube::api::Patch::Apply(&patch),
+        )
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+        Err(source) => Err(CertificateError::Write {
+            what: format!("the status of Certificate {namespace}/{name}"),
+            source,
+        }),
+    }
 }
 
 fn error_policy(
