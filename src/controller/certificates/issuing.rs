@@ -652,9 +652,7 @@ fn error_policy(
     err: &CertificateError,
     ctx: Arc<Context>,
 ) -> Action {
-    let delay = ctx.backoff.next(&backoff_key(CONTROLLER, &certificate));
-    tracing::warn!(name = certificate.name_any(), %err, retry_in = ?delay, "issuing reconcile failed");
-    Action::requeue(delay)
+    super::retry_after_error(CONTROLLER, &certificate, err, &ctx)
 }
 
 #[cfg(test)]

@@ -130,6 +130,19 @@ pub fn backoff_key(controller: &str, certificate: &Certificate) -> String {
     )
 }
 
+/// What every Certificate controller does after a failed reconcile: log it and retry that
+/// Certificate after its own backoff delay.
+pub fn retry_after_error(
+    controller: &str,
+    certificate: &Certificate,
+    err: &CertificateError,
+    ctx: &Context,
+) -> kube::runtime::controller::Action {
+    let delay = ctx.backoff.next(&backoff_key(controller, certificate));
+    tracing::warn!(controller, name = certificate.name_any(), %err, retry_in = ?delay, "reconcile failed");
+    kube::runtime::controller::Action::requeue(delay)
+}
+
 /// Runs every Certificate controller until `shutdown`.
 pub async fn run(
     ctx: Arc<Context>,

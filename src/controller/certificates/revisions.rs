@@ -161,12 +161,7 @@ fn error_policy(
     err: &CertificateError,
     rctx: Arc<RevisionContext>,
 ) -> Action {
-    let delay = rctx
-        .ctx
-        .backoff
-        .next(&backoff_key(CONTROLLER, &certificate));
-    tracing::warn!(name = certificate.name_any(), %err, retry_in = ?delay, "Certificate revision pruning failed");
-    Action::requeue(delay)
+    super::retry_after_error(CONTROLLER, &certificate, err, &rctx.ctx)
 }
 
 #[cfg(test)]
