@@ -6,6 +6,7 @@ mod support;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
@@ -374,14 +375,20 @@ async fn rotation_policy_never_keeps_the_key_and_bad_input_is_reported() {
     env.apply("orphan", json!({
         "secretName": "orphan-tls", "dnsNames": ["orphan.example.test"], "issuerRef": { "name": "nowhere" }
     })).await;
-    let what = "Certificate orphan not Ready with a message";
-    let message = eventually(Duration::from_secs(30), what, || async {
-        let cert = env.certs.get("orphan").await.ok()?;
-        let ready = find_condition(cert.status.as_ref()?.conditions.as_deref()?, "Ready")?.clone();
-        (ready.status == ConditionStatus::False).then(|| ready.message.unwrap_or_default())
-    })
-    .await;
-    assert!(!message.is_empty(), "the Ready condition explains");
+    // The Certificate's own Ready message names the missing issuer (no need to find the request).
+    let (reason, message) = env
+        .not_ready_with("orphan", "names the missing issuer", |m| {
+            m.contains("nowhere")
+        })
+        .await;
+    assert_eq!(reason, "DoesNotExist");
+    assert!(
+        message.contains(&format!(
+            "CertificateRequest \"orphan-1\" is pending: Referenced Issuer {}/nowhere does not exist",
+            env.ns
+        )),
+        "{message}"
+    );
     let request = eventually(
         Duration::from_secs(30),
         "the orphan's request waiting",
@@ -406,6 +413,136 @@ async fn rotation_policy_never_keeps_the_key_and_bad_input_is_reported() {
     );
 }
 
+/// Bad input on the Certificate side: each is a Ready=False condition saying what to fix, and
+/// nothing that exists is deleted or overwritten.
+#[tokio::test]
+async fn bad_input_is_reported_and_nothing_is_lost() {
+    let env = setup("certs-bad").await;
+
+    // An issuer kind nobody serves (group cert-manager.io, so it is ours to judge).
+    env.apply(
+        "odd-kind",
+        json!({
+            "secretName": "odd-tls", "dnsNames": ["odd.example.test"],
+            "issuerRef": { "name": "ca", "kind": "SpecialIssuer" }
+        }),
+    )
+    .await;
+    // A key size the schema allows but certsmith cannot generate.
+    env.apply(
+        "odd-key",
+        json!({
+            "secretName": "odd-key-tls", "dnsNames": ["oddkey.example.test"],
+            "privateKey": { "algorithm": "RSA", "size": 2500 },
+            "issuerRef": { "name": "selfsigned" }
+        }),
+    )
+    .await;
+    // Two Certificates naming one Secret: the first keeps it.
+    env.apply("first", json!({
+        "secretName": "shared-tls", "dnsNames": ["first.example.test"], "issuerRef": { "name": "selfsigned" }
+    })).await;
+    let (_, before) = env.ready("first", 1).await;
+    env.apply("second", json!({
+        "secretName": "shared-tls", "dnsNames": ["second.example.test"], "issuerRef": { "name": "selfsigned" }
+    })).await;
+
+    let (_, message) = env
+        .not_ready_with("odd-kind", "names the unserved kind", |m| {
+            m.contains("SpecialIssuer")
+        })
+        .await;
+    assert!(
+        message.contains("is not served by this controller"),
+        "{message}"
+    );
+
+    let (reason, message) = env
+        .not_ready_with("odd-key", "explains the key size", |m| m.contains("2500"))
+        .await;
+    assert_eq!(reason, "InvalidPrivateKey");
+    assert!(message.contains("2048, 3072, 4096 or 8192"), "{message}");
+    assert!(env.has_event("odd-key", "InvalidPrivateKey").await);
+
+    let (reason, message) = env
+        .not_ready_with("second", "reports the shared Secret", |m| {
+            m.contains("shared-tls")
+        })
+        .await;
+    assert_eq!(reason, "DuplicateSecretName");
+    assert!(message.contains("Certificate \"first\""), "{message}");
+    // Give a would-be overwrite time to happen, then check the holder is untouched.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (first, after) = env.ready("first", 1).await;
+    assert_eq!(
+        first.status.and_then(|s| s.revision),
+        Some(1),
+        "first was not re-issued"
+    );
+    assert_eq!(
+        data(&after, "tls.crt"),
+        data(&before, "tls.crt"),
+        "the Secret is untouched"
+    );
+    assert!(
+        env.request_names("second").await.is_empty(),
+        "nothing was requested for the duplicate"
+    );
+    for name in ["odd-tls", "odd-key-tls"] {
+        assert!(
+            env.secrets.get_opt(name).await.expect("read").is_none(),
+            "no Secret {name}"
+        );
+    }
+
+    // Fix each: the duplicate gets its own Secret name, the key a size, the kind a real one.
+    env.apply("second", json!({
+        "secretName": "second-tls", "dnsNames": ["second.example.test"], "issuerRef": { "name": "selfsigned" }
+    })).await;
+    env.apply(
+        "odd-key",
+        json!({
+            "secretName": "odd-key-tls", "dnsNames": ["oddkey.example.test"],
+            "privateKey": { "algorithm": "RSA", "size": 3072 },
+            "issuerRef": { "name": "selfsigned" }
+        }),
+    )
+    .await;
+    env.ready("second", 1).await;
+    env.ready("odd-key", 1).await;
+    let (_, still) = env.ready("first", 1).await;
+    assert_eq!(data(&still, "tls.crt"), data(&before, "tls.crt"));
+}
+
+/// When the holder of a shared Secret goes away, the other Certificate takes it over.
+#[tokio::test]
+async fn duplicate_secret_name_is_released_when_the_holder_goes() {
+    let env = setup("certs-dup").await;
+    env.apply("holder", json!({
+        "secretName": "one-tls", "dnsNames": ["holder.example.test"], "issuerRef": { "name": "selfsigned" }
+    })).await;
+    env.ready("holder", 1).await;
+    env.apply("waiter", json!({
+        "secretName": "one-tls", "dnsNames": ["waiter.example.test"], "issuerRef": { "name": "selfsigned" }
+    })).await;
+    env.not_ready_with("waiter", "DuplicateSecretName", |m| m.contains("holder"))
+        .await;
+    env.certs
+        .delete("holder", &DeleteParams::default())
+        .await
+        .expect("delete holder");
+    let (_, secret) = env.ready("waiter", 1).await;
+    assert_eq!(
+        secret
+            .annotations()
+            .get("cert-manager.io/certificate-name")
+            .map(String::as_str),
+        Some("waiter")
+    );
+    let leaf = leaf_of(&secret);
+    assert_eq!(leaf.dns_names, ["waiter.example.test"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Renewal, re-issuance triggers, revision history, issuer trouble, crash recovery, backoff.
 
@@ -424,6 +561,30 @@ impl Env {
                 tail(&self.ctl.log_text(), 60)
             ),
         }
+    }
+
+    /// Waits until Certificate `name` is Ready=False with a message `check` accepts; returns
+    /// the reason and the message.
+    async fn not_ready_with(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(&str) -> bool,
+    ) -> (String, String) {
+        let check = &check;
+        self.wait(
+            Duration::from_secs(30),
+            &format!("Certificate {name} not Ready: {what}"),
+            || async move {
+                let cert = self.certs.get(name).await.ok()?;
+                let ready =
+                    find_condition(cert.status.as_ref()?.conditions.as_deref()?, "Ready")?.clone();
+                let message = ready.message.unwrap_or_default();
+                (ready.status == ConditionStatus::False && check(&message))
+                    .then(|| (ready.reason.unwrap_or_default(), message))
+            },
+        )
+        .await
     }
 
     /// The names of the CertificateRequests of Certificate `name`, sorted by revision.
@@ -1068,6 +1229,107 @@ async fn keystores_and_output_formats() {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Changing the Secret's template or extra outputs rewrites the Secret at once, from the same
+/// certificate and key: no new revision. Dropping them removes what they added; keys other
+/// writers added stay.
+#[tokio::test]
+async fn output_changes_apply_without_reissuing() {
+    let env = setup("certs-outputs").await;
+    let spec = |extra: serde_json::Value| {
+        let mut spec = json!({
+            "secretName": "out-tls", "dnsNames": ["out.example.test"],
+            "issuerRef": { "name": "selfsigned" }
+        });
+        spec.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        spec
+    };
+    env.apply("out", spec(json!({}))).await;
+    let (_, before) = env.ready("out", 1).await;
+    env.patch_secret_data("out-tls", json!({ "theirs": b64(b"kept") }))
+        .await;
+
+    env.apply(
+        "out",
+        spec(json!({
+            "secretTemplate": { "labels": { "team": "web" }, "annotations": { "owner": "ops" } },
+            "additionalOutputFormats": [{ "type": "DER" }, { "type": "CombinedPEM" }],
+            "keystores": { "pkcs12": { "create": true, "password": "p", "profile": "Modern2023" } }
+        })),
+    )
+    .await;
+    let secret = env
+        .wait(
+            Duration::from_secs(30),
+            "the new outputs in the Secret",
+            || async {
+                let s = env.secrets.get("out-tls").await.ok()?;
+                let data = s.data.as_ref()?;
+                (["key.der", "tls-combined.pem", "keystore.p12"]
+                    .iter()
+                    .all(|k| data.contains_key(*k))
+                    && s.labels().get("team").map(String::as_str) == Some("web"))
+                .then_some(s)
+            },
+        )
+        .await;
+    assert_eq!(
+        secret.annotations().get("owner").map(String::as_str),
+        Some("ops")
+    );
+    assert_eq!(
+        data(&secret, "tls.crt"),
+        data(&before, "tls.crt"),
+        "same certificate"
+    );
+    assert_eq!(
+        data(&secret, "tls.key"),
+        data(&before, "tls.key"),
+        "same key"
+    );
+    assert_eq!(data(&secret, "theirs"), b"kept");
+    let combined = String::from_utf8(data(&secret, "tls-combined.pem").to_vec()).unwrap();
+    assert!(combined.contains("PRIVATE KEY") && combined.contains("CERTIFICATE"));
+    let (cert, _) = env.ready("out", 1).await;
+    assert_eq!(
+        cert.status.and_then(|s| s.revision),
+        Some(1),
+        "not re-issued"
+    );
+    assert!(env.has_event("out", "SecretUpdated").await);
+
+    env.apply("out", spec(json!({}))).await;
+    let secret = env
+        .wait(
+            Duration::from_secs(30),
+            "the outputs gone again",
+            || async {
+                let s = env.secrets.get("out-tls").await.ok()?;
+                let data = s.data.as_ref()?;
+                (!["key.der", "tls-combined.pem", "keystore.p12"]
+                    .iter()
+                    .any(|k| data.contains_key(*k))
+                    && !s.labels().contains_key("team"))
+                .then_some(s)
+            },
+        )
+        .await;
+    assert!(!secret.annotations().contains_key("owner"));
+    assert_eq!(
+        data(&secret, "theirs"),
+        b"kept",
+        "another writer's key stays"
+    );
+    assert_eq!(data(&secret, "tls.crt"), data(&before, "tls.crt"));
+    let (cert, _) = env.ready("out", 1).await;
+    assert_eq!(
+        cert.status.and_then(|s| s.revision),
+        Some(1),
+        "still not re-issued"
+    );
 }
 
 /// rotationPolicy Never, re-issued over and over right after each issuance: the next request

@@ -41,6 +41,11 @@ pub const REASON_REQUEST_CHANGED: &str = "RequestChanged";
 pub const REASON_RENEWING: &str = "Renewing";
 pub const REASON_EXPIRED: &str = "Expired";
 pub const REASON_MANUALLY_TRIGGERED: &str = "ManuallyTriggered";
+/// Ready=False: another Certificate in the namespace names the same `spec.secretName` and keeps
+/// the Secret. The Certificate that keeps it goes on working.
+pub const REASON_DUPLICATE_SECRET_NAME: &str = "DuplicateSecretName";
+/// Ready=False: `spec.privateKey` asks for a key certsmith cannot generate.
+pub const REASON_INVALID_PRIVATE_KEY: &str = "InvalidPrivateKey";
 
 // --- Ready reasons ---------------------------------------------------------------------------
 /// Certificate and issuers: Ready=True.

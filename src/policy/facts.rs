@@ -11,6 +11,7 @@ use x509_parser::x509::X509Name;
 use crate::api::{CertificateSpec, CertificateStatus, IssuerReference, KeyUsage};
 use crate::pki::names::strings;
 use crate::pki::{CertificateInfo, KeyInfo, OtherNameValue};
+use crate::policy::conflicts::SecretConflict;
 
 /// Everything the trigger and readiness policies look at for one Certificate.
 #[derive(Clone, Debug)]
@@ -33,6 +34,8 @@ pub struct TriggerInput<'a> {
     /// with the request's subject. `None` when `spec.literalSubject` is unset or could not be
     /// encoded (then the request is not compared, as cert-manager does on a parse error).
     pub literal_subject_der: Option<Vec<u8>>,
+    /// Another Certificate names the same Secret and keeps it (see `policy::conflicts`).
+    pub secret_conflict: Option<SecretConflict>,
 }
 
 /// What the Certificate's Secret holds.
@@ -76,6 +79,10 @@ impl<T> Parsed<T> {
 /// What a CertificateRequest asked for: its spec fields and what its CSR says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestFacts {
+    /// `metadata.name`.
+    pub name: String,
+    /// `Ready=False` with reason `Pending`: the signer's message saying what it waits for.
+    pub pending_message: Option<String>,
     pub issuer_ref: IssuerReference,
     /// `spec.duration` as written.
     pub duration: Option<String>,

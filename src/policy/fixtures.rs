@@ -10,6 +10,7 @@ use crate::api::{
     CertificateStatus, IssuerReference, PrivateKeyAlgorithm,
 };
 use crate::pki::{CertificateInfo, KeyInfo};
+use crate::policy::conflicts::SecretConflict;
 use crate::policy::facts::{
     CsrFacts, Parsed, RequestFacts, SecretData, SecretFacts, SubjectFacts, TriggerInput,
 };
@@ -96,6 +97,8 @@ pub fn secret() -> SecretData {
 /// The request a certsmith request manager would have made for [`spec`].
 pub fn request() -> RequestFacts {
     RequestFacts {
+        name: format!("{NAME}-1"),
+        pending_message: None,
         issuer_ref: spec().issuer_ref,
         duration: None,
         is_ca: false,
@@ -122,6 +125,7 @@ pub struct Facts {
     pub current_request: Option<RequestFacts>,
     pub next_request: Option<RequestFacts>,
     pub literal_subject_der: Option<Vec<u8>>,
+    pub secret_conflict: Option<SecretConflict>,
 }
 
 impl Default for Facts {
@@ -133,6 +137,7 @@ impl Default for Facts {
             current_request: Some(request()),
             next_request: None,
             literal_subject_der: None,
+            secret_conflict: None,
         }
     }
 }
@@ -147,6 +152,7 @@ impl Facts {
             current_request: self.current_request.clone(),
             next_request: self.next_request.clone(),
             literal_subject_der: self.literal_subject_der.clone(),
+            secret_conflict: self.secret_conflict.clone(),
         }
     }
 

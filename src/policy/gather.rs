@@ -14,13 +14,15 @@
 use k8s_openapi::api::core::v1::Secret;
 
 use crate::api::{
-    Certificate, CertificateRequest, CertificateSpec, TLS_CERT_KEY, TLS_PRIVATE_KEY_KEY,
+    CONDITION_READY, Certificate, CertificateRequest, CertificateSpec, ConditionStatus,
+    REASON_PENDING, TLS_CERT_KEY, TLS_PRIVATE_KEY_KEY, find_condition,
 };
 use crate::pki::csr::parse_csr;
 use crate::pki::inspect::parse_certificates_pem;
 use crate::pki::keys::parse_private_key_pem;
 use crate::pki::names::subject_for_spec;
 use crate::pki::{CertificateInfo, KeyInfo};
+use crate::policy::conflicts::SecretConflict;
 use crate::policy::facts::{
     CsrFacts, Parsed, RequestFacts, SecretData, SecretFacts, SubjectFacts, TriggerInput,
 };
@@ -74,7 +76,19 @@ fn certificate_facts(pem: Option<&[u8]>) -> Parsed<CertificateInfo> {
 /// key...) gives `csr: Err(reason)`.
 pub fn request_facts(request: &CertificateRequest) -> RequestFacts {
     let spec = &request.spec;
+    let ready = request
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_deref())
+        .and_then(|c| find_condition(c, CONDITION_READY));
     RequestFacts {
+        name: request.metadata.name.clone().unwrap_or_default(),
+        pending_message: ready
+            .filter(|c| {
+                c.status == ConditionStatus::False && c.reason.as_deref() == Some(REASON_PENDING)
+            })
+            .and_then(|c| c.message.clone())
+            .filter(|m| !m.is_empty()),
         issuer_ref: spec.issuer_ref.clone(),
         duration: spec.duration.clone(),
         is_ca: spec.is_ca.unwrap_or(false),
@@ -116,6 +130,7 @@ pub struct GatheredFacts {
     pub current_request: Option<RequestFacts>,
     pub next_request: Option<RequestFacts>,
     pub literal_subject_der: Option<Vec<u8>>,
+    pub secret_conflict: Option<SecretConflict>,
 }
 
 impl GatheredFacts {
@@ -135,6 +150,7 @@ impl GatheredFacts {
             current_request: self.current_request,
             next_request: self.next_request,
             literal_subject_der: self.literal_subject_der,
+            secret_conflict: self.secret_conflict,
         }
     }
 }
@@ -154,6 +170,7 @@ pub fn trigger_input(
         current_request: current_request.map(request_facts),
         next_request: next_request.map(request_facts),
         literal_subject_der: literal_subject_der(&certificate.spec),
+        secret_conflict: None,
     }
 }
 

@@ -2,6 +2,7 @@
 //! retry after a failure. Input structs in, verdicts out; `now` is always passed in.
 
 pub mod backoff;
+pub mod conflicts;
 pub mod facts;
 #[cfg(test)]
 mod fixtures;

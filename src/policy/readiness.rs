@@ -10,9 +10,13 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::api::{CONDITION_READY, Condition, ConditionStatus, REASON_READY};
+use crate::api::{
+    CONDITION_READY, Condition, ConditionStatus, REASON_DUPLICATE_SECRET_NAME,
+    REASON_INVALID_PRIVATE_KEY, REASON_READY,
+};
+use crate::pki::keys::KeySpec;
 use crate::policy::facts::{SecretFacts, TriggerInput};
-use crate::policy::trigger::{FinalCheck, evaluate, spec_renewal_time};
+use crate::policy::trigger::{FinalCheck, evaluate, is_issuing, spec_renewal_time};
 
 /// Message of `Ready=True`, cert-manager's words.
 pub const READY_MESSAGE: &str = "Certificate is up to date and has not expired";
@@ -30,7 +34,24 @@ pub struct Readiness {
 }
 
 /// Computes readiness from the same facts the trigger uses.
+///
+/// Beyond cert-manager: a Certificate that names a Secret another Certificate keeps reports
+/// `DuplicateSecretName` (and no times: the certificate in the Secret is not its own); while an
+/// issuance is stuck, the message says on what — an unusable `spec.privateKey` (reason
+/// `InvalidPrivateKey`) or the signer's waiting message on the CertificateRequest (a missing
+/// issuer, an issuer of a kind nobody serves, an issuer not Ready) — so `kubectl get
+/// certificate -o wide` answers "why not Ready?" without a look at the request.
 pub fn readiness(input: &TriggerInput, now: Timestamp) -> Readiness {
+    if let Some(conflict) = &input.secret_conflict {
+        return Readiness {
+            status: ConditionStatus::False,
+            reason: REASON_DUPLICATE_SECRET_NAME,
+            message: conflict.message(),
+            not_before: None,
+            not_after: None,
+            renewal_time: None,
+        };
+    }
     let cert = match &input.secret {
         SecretFacts::Present(data) => data.certificate.valid(),
         SecretFacts::Missing => None,
@@ -41,7 +62,22 @@ pub fn readiness(input: &TriggerInput, now: Timestamp) -> Readiness {
             REASON_READY,
             READY_MESSAGE.to_owned(),
         ),
-        Some(v) => (ConditionStatus::False, v.reason, v.message),
+        Some(v) => match issuance_blocker(input) {
+            Some(Blocker::PrivateKey(why)) => (
+                ConditionStatus::False,
+                REASON_INVALID_PRIVATE_KEY,
+                format!("{}; no key can be generated: {why}", v.message),
+            ),
+            Some(Blocker::Request { name, message }) => (
+                ConditionStatus::False,
+                v.reason,
+                format!(
+                    "{}; CertificateRequest {name:?} is pending: {message}",
+                    v.message
+                ),
+            ),
+            None => (ConditionStatus::False, v.reason, v.message),
+        },
     };
     Readiness {
         status,
@@ -51,6 +87,29 @@ pub fn readiness(input: &TriggerInput, now: Timestamp) -> Readiness {
         not_after: cert.map(|c| c.not_after),
         renewal_time: cert.map(|c| spec_renewal_time(c, input.spec)),
     }
+}
+
+/// What an issuance in progress is stuck on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Blocker {
+    /// `spec.privateKey` asks for a key that cannot be generated.
+    PrivateKey(String),
+    /// The next CertificateRequest waits: its signer's message.
+    Request { name: String, message: String },
+}
+
+fn issuance_blocker(input: &TriggerInput) -> Option<Blocker> {
+    if !is_issuing(input) {
+        return None;
+    }
+    if let Err(err) = KeySpec::from_private_key(input.spec.private_key.as_ref()) {
+        return Some(Blocker::PrivateKey(err.to_string()));
+    }
+    let next = input.next_request.as_ref()?;
+    Some(Blocker::Request {
+        name: next.name.clone(),
+        message: next.pending_message.clone()?,
+    })
 }
 
 impl Readiness {
@@ -90,8 +149,20 @@ mod tests {
         REASON_INVALID_CERTIFICATE, REASON_INVALID_KEY_PAIR, REASON_MISSING_DATA,
         REASON_REQUEST_CHANGED,
     };
-    use crate::policy::facts::Parsed;
+    use crate::api::{CONDITION_ISSUING, CertificateStatus};
+    use crate::policy::facts::{Parsed, RequestFacts};
     use crate::policy::fixtures::*;
+
+    fn issuing() -> CertificateStatus {
+        CertificateStatus {
+            conditions: Some(vec![Condition {
+                type_: CONDITION_ISSUING.into(),
+                status: ConditionStatus::True,
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }
+    }
 
     struct Case {
         name: &'static str,
@@ -228,6 +299,70 @@ mod tests {
                 reason: REASON_REQUEST_CHANGED,
                 message: "Issuing certificate as the current CertificateRequest no longer matches spec: spec.isCA (the request has false, spec has true)",
                 times: TIMES,
+            },
+            Case {
+                name: "another Certificate keeps the Secret: DuplicateSecretName, no times",
+                spoil: |f| {
+                    f.secret_conflict = Some(crate::policy::conflicts::SecretConflict {
+                        secret_name: "tls".into(),
+                        holder: "web".into(),
+                        others: vec!["web".into()],
+                    })
+                },
+                now: "2026-02-01T00:00:00Z",
+                status: ConditionStatus::False,
+                reason: REASON_DUPLICATE_SECRET_NAME,
+                message: "spec.secretName \"tls\" is also used by Certificate \"web\", which keeps the Secret: give this Certificate its own secretName. Nothing is issued for it meanwhile",
+                times: None,
+            },
+            Case {
+                name: "issuing, the request waits for its issuer: the signer's message",
+                spoil: |f| {
+                    f.secret = crate::policy::facts::SecretFacts::Missing;
+                    f.status = Some(issuing());
+                    f.next_request = Some(RequestFacts {
+                        name: "app-2".into(),
+                        pending_message: Some("Referenced Issuer ns/ca does not exist".into()),
+                        ..request()
+                    });
+                },
+                now: "2026-02-01T00:00:00Z",
+                status: ConditionStatus::False,
+                reason: REASON_DOES_NOT_EXIST,
+                message: "Issuing certificate as Secret does not exist; CertificateRequest \"app-2\" is pending: Referenced Issuer ns/ca does not exist",
+                times: None,
+            },
+            Case {
+                name: "not issuing: a pending request is not mentioned",
+                spoil: |f| {
+                    f.secret = crate::policy::facts::SecretFacts::Missing;
+                    f.next_request = Some(RequestFacts {
+                        pending_message: Some("waiting".into()),
+                        ..request()
+                    });
+                },
+                now: "2026-02-01T00:00:00Z",
+                status: ConditionStatus::False,
+                reason: REASON_DOES_NOT_EXIST,
+                message: "Issuing certificate as Secret does not exist",
+                times: None,
+            },
+            Case {
+                name: "issuing with a key that cannot be generated: InvalidPrivateKey",
+                spoil: |f| {
+                    f.secret = crate::policy::facts::SecretFacts::Missing;
+                    f.status = Some(issuing());
+                    f.spec.private_key = Some(crate::api::CertificatePrivateKey {
+                        algorithm: Some(crate::api::PrivateKeyAlgorithm::Rsa),
+                        size: Some(2500),
+                        ..Default::default()
+                    });
+                },
+                now: "2026-02-01T00:00:00Z",
+                status: ConditionStatus::False,
+                reason: REASON_INVALID_PRIVATE_KEY,
+                message: "Issuing certificate as Secret does not exist; no key can be generated: spec.privateKey.size 2500 is not supported for RSA keys: certsmith generates RSA keys of 2048, 3072, 4096 or 8192 bits; use one of these",
+                times: None,
             },
         ];
         for c in table {

@@ -104,18 +104,19 @@ pub enum TriggerDecision {
     Issue(TriggerVerdict),
     /// Nothing to do; look again at `recheck_at` (the renewal time), if known.
     UpToDate { recheck_at: Option<Timestamp> },
+    /// Another Certificate keeps the Secret this one names: issue nothing (readiness reports
+    /// it; a change to either Certificate wakes the controller).
+    SecretConflict,
 }
 
 /// The trigger controller's whole decision, as cert-manager's `ProcessItem` makes it: nothing
 /// while an issuance is in progress; nothing while backed off after a failure (unless the spec
 /// changed since the failed request); otherwise the policy chain.
 pub fn decide(input: &TriggerInput, now: Timestamp, backoff: &Backoff) -> TriggerDecision {
-    let status = input.status;
-    let issuing = status
-        .and_then(|s| s.conditions.as_deref())
-        .and_then(|c| find_condition(c, CONDITION_ISSUING))
-        .is_some_and(|c| c.status == ConditionStatus::True);
-    if issuing {
+    if input.secret_conflict.is_some() {
+        return TriggerDecision::SecretConflict;
+    }
+    if is_issuing(input) {
         return TriggerDecision::AlreadyIssuing;
     }
 
@@ -129,6 +130,15 @@ pub fn decide(input: &TriggerInput, now: Timestamp, backoff: &Backoff) -> Trigge
             recheck_at: current_certificate(input).map(|cert| spec_renewal_time(cert, input.spec)),
         },
     }
+}
+
+/// Whether `Issuing` is `True`: an issuance is in progress.
+pub fn is_issuing(input: &TriggerInput) -> bool {
+    input
+        .status
+        .and_then(|s| s.conditions.as_deref())
+        .and_then(|c| find_condition(c, CONDITION_ISSUING))
+        .is_some_and(|c| c.status == ConditionStatus::True)
 }
 
 /// `Some(next retry)` while issuance is backed off. A failed next request that no longer
@@ -1493,6 +1503,18 @@ mod tests {
                 "issuance in progress",
                 missing(Some(issuing)),
                 TriggerDecision::AlreadyIssuing,
+            ),
+            (
+                "another Certificate keeps the Secret: nothing, even without a Secret",
+                Facts {
+                    secret_conflict: Some(crate::policy::conflicts::SecretConflict {
+                        secret_name: "tls".into(),
+                        holder: "other".into(),
+                        others: vec!["other".into()],
+                    }),
+                    ..missing(Some(not_issuing.clone()))
+                },
+                TriggerDecision::SecretConflict,
             ),
             (
                 "failed 1 minute ago, first failure: back off 5 minutes",

@@ -21,11 +21,15 @@ use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
+use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use serde_json::{Value, json};
 
 use super::keys::{controlled_by, is_issuing, publish};
 use super::requests::{RequestVerdict, is_stale, next_key, request_verdict};
+use super::secret_sync::{secret_drift, wanted_secret};
+use super::siblings::{conflict_in_store, watch_secret_siblings};
+use super::trigger::{certificates_for_secret, gather};
 use super::{
     CertificateError, MANAGER_ISSUING, apply_status, backoff_key, get_request, get_secret,
     next_revision, request_name,
@@ -46,8 +50,12 @@ use crate::api::{
 use crate::controller::Context;
 use crate::pki::CertificateInfo;
 use crate::pki::inspect::parse_certificates_pem;
+use crate::pki::keys::parse_private_key_pem;
 use crate::pki::keys::public_keys_equal;
 use crate::pki::keystore::{self, KeystoreError};
+use crate::policy::trigger::issuance_needed;
+use kube::core::PartialObjectMeta;
+use kube::runtime::WatchStreamExt;
 use zeroize::Zeroizing;
 
 const CONTROLLER: &str = "certificates-issuing";
@@ -59,13 +67,37 @@ pub const REASON_ISSUING_FAILED: &str = REASON_FAILED;
 
 /// Runs the issuing controller until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    Controller::new(ctx.watched::<Certificate>(), watcher::Config::default())
+    let controller = watch_secret_siblings(
+        Controller::new(ctx.watched::<Certificate>(), watcher::Config::default()),
+        &ctx,
+    );
+    let store = controller.store();
+    let secrets_store = store.clone();
+    // Secret metadata only (never cached): an edited Secret is brought back to the spec.
+    let secrets = watcher(
+        ctx.watched::<PartialObjectMeta<Secret>>(),
+        watcher::Config::default(),
+    )
+    .default_backoff();
+    controller
+        .watches_stream(secrets.touched_objects(), move |secret| {
+            let certificates = secrets_store.state();
+            certificates_for_secret(
+                certificates.iter().map(AsRef::as_ref),
+                secret.namespace().as_deref(),
+                &secret.name_any(),
+            )
+        })
         .owns(
             ctx.watched::<CertificateRequest>(),
             watcher::Config::default(),
         )
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(
+            move |certificate, ctx| reconcile(certificate, ctx, store.clone()),
+            error_policy,
+            ctx,
+        )
         .for_each(|r| crate::controller::log_outcome(CONTROLLER, r))
         .await;
 }
@@ -458,8 +490,9 @@ fn failure_message(message: &str) -> String {
 async fn reconcile(
     certificate: Arc<Certificate>,
     ctx: Arc<Context>,
+    certificates: Store<Certificate>,
 ) -> Result<Action, CertificateError> {
-    let action = reconcile_inner(&certificate, &ctx).await?;
+    let action = reconcile_inner(&certificate, &ctx, &certificates).await?;
     ctx.backoff.reset(&backoff_key(CONTROLLER, &certificate));
     Ok(action)
 }
@@ -467,8 +500,10 @@ async fn reconcile(
 async fn reconcile_inner(
     certificate: &Certificate,
     ctx: &Context,
+    certificates: &Store<Certificate>,
 ) -> Result<Action, CertificateError> {
     if !is_issuing(certificate) {
+        sync_secret(certificate, ctx, certificates).await?;
         return Ok(Action::await_change());
     }
     let namespace = certificate.namespace().unwrap_or_default();
@@ -550,6 +585,22 @@ async fn reconcile_inner(
             };
             let secret_name = &certificate.spec.secret_name;
             let existing = get_secret(ctx, &namespace, secret_name).await?;
+            // Another Certificate keeps this Secret (it may have appeared since the trigger
+            // started this issuance): never overwrite its certificate. A change to it wakes us.
+            let annotated = existing
+                .as_ref()
+                .and_then(|s| s.annotations().get(ANN_CERTIFICATE_NAME).cloned());
+            if let Some(conflict) =
+                conflict_in_store(certificates, certificate, annotated.as_deref())
+            {
+                tracing::info!(
+                    namespace,
+                    certificate = certificate.name_any(),
+                    holder = conflict.holder,
+                    "not writing the Secret: another Certificate keeps it"
+                );
+                return Ok(Action::await_change());
+            }
             let patch = secret_apply(
                 certificate,
                 &IssuedMaterial {
@@ -612,6 +663,141 @@ async fn reconcile_inner(
             Ok(Action::await_change())
         }
     }
+}
+
+/// Not issuing: re-applies the Secret from the certificate and key it holds when its
+/// template metadata or extra outputs no longer match the spec (see `secret_sync`). Only a
+/// Secret this Certificate holds, with a matching key pair, that the trigger policy finds up to
+/// date: anything else is the trigger's to re-issue.
+async fn sync_secret(
+    certificate: &Certificate,
+    ctx: &Context,
+    certificates: &Store<Certificate>,
+) -> Result<(), CertificateError> {
+    if certificate.metadata.deletion_timestamp.is_some() {
+        return Ok(());
+    }
+    let namespace = certificate.namespace().unwrap_or_default();
+    let secret_name = &certificate.spec.secret_name;
+    let Some(secret) = get_secret(ctx, &namespace, secret_name).await? else {
+        return Ok(());
+    };
+    if secret.annotations().get(ANN_CERTIFICATE_NAME) != Some(&certificate.name_any()) {
+        return Ok(());
+    }
+    let data = secret.data.clone().unwrap_or_default();
+    let (Some(cert_pem), Some(key_pem)) = (data.get(TLS_CERT_KEY), data.get(TLS_PRIVATE_KEY_KEY))
+    else {
+        return Ok(());
+    };
+    let Some(leaf) = parse_certificates_pem(&cert_pem.0)
+        .ok()
+        .and_then(|c| c.into_iter().next())
+    else {
+        return Ok(());
+    };
+    let ca = data
+        .get(CA_CERT_KEY)
+        .map(|c| c.0.clone())
+        .filter(|c| !c.is_empty());
+    let wanted = wanted_secret(
+        certificate,
+        secret_annotations(certificate, &leaf),
+        ca.is_some(),
+    );
+    let Some(drift) = secret_drift(&secret, &wanted) else {
+        return Ok(());
+    };
+    // The same decision the trigger makes: a Secret due for re-issuance is not touched here.
+    let facts = gather(ctx, certificate, certificates).await?;
+    if facts.secret_conflict.is_some()
+        || issuance_needed(&facts.input(certificate), Timestamp::now()).is_some()
+    {
+        return Ok(());
+    }
+    let Ok(key) = parse_private_key_pem(&key_pem.0) else {
+        return Ok(());
+    };
+    if !public_keys_equal(&leaf.public_key_der, &key.info().public_key_der) {
+        return Ok(());
+    }
+    let key_pkcs8 = key
+        .to_der(PrivateKeyEncoding::Pkcs8)
+        .map_err(|e| CertificateError::Key(e.to_string()))?;
+    drop(key);
+    let passwords = match keystore_passwords(ctx, certificate).await? {
+        Ok(p) => p,
+        Err(message) => {
+            publish(
+                ctx,
+                certificate,
+                EventType::Warning,
+                "SecretNotUpdated",
+                format!("The Secret's keystores cannot be written: {message}"),
+                "UpdateSecret",
+            )
+            .await;
+            return Ok(());
+        }
+    };
+    let patch = secret_apply(
+        certificate,
+        &IssuedMaterial {
+            certificate_pem: &cert_pem.0,
+            ca_pem: ca.as_deref(),
+            key_pem: &key_pem.0,
+            key_pkcs8_der: &key_pkcs8,
+            leaf: &leaf,
+            passwords: &passwords,
+            now: Timestamp::now(),
+        },
+        Some(&secret),
+    );
+    drop(key_pkcs8);
+    drop(passwords);
+    drop(data);
+    let patch = match patch {
+        Ok(p) => p,
+        Err(err) => {
+            publish(
+                ctx,
+                certificate,
+                EventType::Warning,
+                "SecretNotUpdated",
+                format!("The Secret's keystores cannot be written: {err}"),
+                "UpdateSecret",
+            )
+            .await;
+            return Ok(());
+        }
+    };
+    Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
+        .patch(
+            secret_name,
+            &PatchParams::apply(MANAGER_ISSUING).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(|source| CertificateError::Write {
+            what: format!("Secret {namespace}/{secret_name}"),
+            source,
+        })?;
+    tracing::info!(
+        namespace,
+        certificate = certificate.name_any(),
+        why = drift,
+        "Secret updated to the spec without re-issuing"
+    );
+    publish(
+        ctx,
+        certificate,
+        EventType::Normal,
+        "SecretUpdated",
+        format!("The Secret was updated to the spec without a new certificate: {drift}"),
+        "UpdateSecret",
+    )
+    .await;
+    Ok(())
 }
 
 async fn fail(

@@ -5,6 +5,8 @@
 //! - `keys`: keeps the next private key in a temporary Secret while Issuing;
 //! - `requests`: creates the CertificateRequest `<name>-<revision+1>` from that key;
 //! - `issuing`: once that request is Issued, writes the Secret, bumps `revision`, ends Issuing;
+//!   Not issuing, it keeps the Secret's template metadata and extra outputs in line with the
+//!   spec (`secret_sync`);
 //! - `readiness`: sets Ready, notBefore/notAfter/renewalTime and requeues at renewal;
 //! - `revisions`: prunes old CertificateRequests beyond `revisionHistoryLimit`.
 //!
@@ -15,6 +17,8 @@ pub mod keys;
 pub mod readiness;
 pub mod requests;
 pub mod revisions;
+mod secret_sync;
+mod siblings;
 pub mod trigger;
 
 use std::sync::Arc;

@@ -13,6 +13,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 use serde_json::{Map, Value, json};
 
@@ -29,9 +30,15 @@ const CONTROLLER: &str = "readiness";
 
 /// Runs the readiness controller until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    certificate_controller(&ctx)
+    let controller = certificate_controller(&ctx);
+    let store = controller.store();
+    controller
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(
+            move |certificate, ctx| reconcile(certificate, ctx, store.clone()),
+            error_policy,
+            ctx,
+        )
         .for_each(|r| crate::controller::log_outcome("certificates-readiness", r))
         .await;
 }
@@ -115,12 +122,13 @@ pub(super) fn readiness_write(
 async fn reconcile(
     certificate: Arc<Certificate>,
     ctx: Arc<Context>,
+    certificates: Store<Certificate>,
 ) -> Result<Action, CertificateError> {
     if certificate.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
     let now = Timestamp::now();
-    let facts = gather(&ctx, &certificate, false).await?;
+    let facts = gather(&ctx, &certificate, &certificates).await?;
     let readiness = readiness(&facts.into_input(&certificate), now);
     if let Some(write) = readiness_write(
         certificate.status.as_ref(),

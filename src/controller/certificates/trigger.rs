@@ -20,11 +20,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
+use super::siblings::{annotated_certificate, conflict_in_store, watch_secret_siblings};
 use super::{
     CertificateError, MANAGER_TRIGGER, backoff_key, get_request, get_secret, next_revision,
     request_name,
@@ -46,17 +47,26 @@ pub(super) const MAX_REQUEUE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Runs the trigger controller until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    certificate_controller(&ctx)
+    let controller = certificate_controller(&ctx);
+    let store = controller.store();
+    controller
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(
+            move |certificate, ctx| reconcile(certificate, ctx, store.clone()),
+            error_policy,
+            ctx,
+        )
         .for_each(|r| crate::controller::log_outcome("certificates-trigger", r))
         .await;
 }
 
-/// A Certificate controller woken by the Certificate, by its Secret (metadata only) and by the
-/// CertificateRequests it owns.
+/// A Certificate controller woken by the Certificate, by its Secret (metadata only), by the
+/// CertificateRequests it owns and by the Certificates naming the same Secret.
 pub(super) fn certificate_controller(ctx: &Context) -> Controller<Certificate> {
-    let controller = Controller::new(ctx.watched::<Certificate>(), watcher::Config::default());
+    let controller = watch_secret_siblings(
+        Controller::new(ctx.watched::<Certificate>(), watcher::Config::default()),
+        ctx,
+    );
     let store = controller.store();
     let secrets = watcher(
         ctx.watched::<PartialObjectMeta<Secret>>(),
@@ -91,13 +101,13 @@ pub(super) fn certificates_for_secret<'a>(
         .collect()
 }
 
-/// Reads what the policies decide on: the Secret, the current revision's CertificateRequest
-/// and, when `with_next` (only the trigger's backoff looks at it), the next revision's. GETs
-/// only, run together.
+/// Reads what the policies decide on: the Secret, the current and the next revision's
+/// CertificateRequests (GETs only, run together), and from `certificates` (the controller's
+/// store) the other Certificates naming the same Secret.
 pub(super) async fn gather(
     ctx: &Context,
     certificate: &Certificate,
-    with_next: bool,
+    certificates: &Store<Certificate>,
 ) -> Result<GatheredFacts, CertificateError> {
     let namespace = certificate.namespace().unwrap_or_default();
     let secret_name = certificate.spec.secret_name.as_str();
@@ -116,25 +126,21 @@ pub(super) async fn gather(
             None => Ok(None),
         }
     };
-    let next = async {
-        if with_next {
-            get_request(
-                ctx,
-                &namespace,
-                &request_name(certificate, next_revision(certificate)),
-            )
-            .await
-        } else {
-            Ok(None)
-        }
-    };
+    let next_name = request_name(certificate, next_revision(certificate));
+    let next = get_request(ctx, &namespace, &next_name);
     let (secret, current, next) = futures::try_join!(secret, current, next)?;
-    Ok(trigger_input(
+    let mut facts = trigger_input(
         certificate,
         secret.as_ref(),
         current.as_ref(),
         next.as_ref(),
-    ))
+    );
+    facts.secret_conflict = conflict_in_store(
+        certificates,
+        certificate,
+        annotated_certificate(&facts.secret),
+    );
+    Ok(facts)
 }
 
 /// How long to wait from `now` until `at`: at least a second (a time already past is retried
@@ -148,15 +154,17 @@ pub(super) fn requeue_after(now: Timestamp, at: Timestamp) -> Duration {
 async fn reconcile(
     certificate: Arc<Certificate>,
     ctx: Arc<Context>,
+    certificates: Store<Certificate>,
 ) -> Result<Action, CertificateError> {
     if certificate.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
     let now = Timestamp::now();
-    let facts = gather(&ctx, &certificate, true).await?;
+    let facts = gather(&ctx, &certificate, &certificates).await?;
     let input = facts.into_input(&certificate);
     let action = match decide(&input, now, &Backoff::default()) {
-        TriggerDecision::AlreadyIssuing => Action::await_change(),
+        // Readiness reports the conflict; a change to a sibling wakes this one.
+        TriggerDecision::AlreadyIssuing | TriggerDecision::SecretConflict => Action::await_change(),
         TriggerDecision::BackedOff { until } => {
             tracing::debug!(
                 namespace = certificate.namespace().unwrap_or_default(),
