@@ -187,11 +187,16 @@ pub fn build_csr(spec: &CertificateSpec, key: &ParsedKey) -> Result<String, CsrE
 
 /// Reads the first `CERTIFICATE REQUEST` PEM block and verifies its signature.
 pub fn parse_csr(pem: &[u8]) -> Result<CsrInfo, CsrError> {
+    parse_csr_der(&csr_pem_to_der(pem)?)
+}
+
+/// The DER of the first `CERTIFICATE REQUEST` PEM block (what ACME finalization sends).
+pub fn csr_pem_to_der(pem: &[u8]) -> Result<Vec<u8>, CsrError> {
     let der = CertificateSigningRequestDer::from_pem_slice(pem).map_err(|e| match e {
         pem::Error::NoItemsFound => CsrError::NoCsrPem,
         other => CsrError::MalformedPem(other.to_string()),
     })?;
-    parse_csr_der(der.as_ref())
+    Ok(der.as_ref().to_vec())
 }
 
 /// Reads a DER CSR and verifies its signature.

@@ -111,7 +111,12 @@ mod tests {
             created: at("2026-01-01T00:00:00Z"),
         };
         /// Case, claimants, the Secret's annotation, the holder.
-        type Case<'a> = (&'a str, &'a [Claimant<'a>], Option<&'a str>, Option<&'a str>);
+        type Case<'a> = (
+            &'a str,
+            &'a [Claimant<'a>],
+            Option<&'a str>,
+            Option<&'a str>,
+        );
         let cases: &[Case] = &[
             ("nobody", &[], None, None),
             ("alone", &[old], None, Some("web")),
