@@ -16,6 +16,7 @@ use certsmith::api::{
 };
 use certsmith::pki::inspect::parse_certificates_pem;
 use certsmith::pki::keys::{parse_private_key_pem, public_keys_equal};
+use support::certs::{apply_certificate, ready_at, secret_data as data, tail};
 use support::{ControllerProcess, TestBed, eventually, fresh_namespace, install_crds, run};
 
 struct Env {
@@ -73,15 +74,7 @@ async fn setup(prefix: &str) -> Env {
 
 impl Env {
     async fn apply(&self, name: &str, spec: serde_json::Value) {
-        let doc = json!({ "apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": { "name": name }, "spec": spec });
-        self.certs
-            .patch(
-                name,
-                &PatchParams::apply("certsmith-tests").force(),
-                &Patch::Apply(&doc),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("applying Certificate {name}: {e}"));
+        apply_certificate(&self.certs, name, spec).await;
     }
 
     /// Waits until the Certificate is Ready at `revision` (or later) and issuance has settled;
@@ -93,18 +86,7 @@ impl Env {
         );
         let fut = eventually(Duration::from_secs(45), &what, || async {
             let cert = self.certs.get(name).await.ok()?;
-            let status = cert.status.as_ref()?;
-            let ready = find_condition(status.conditions.as_deref()?, "Ready")?;
-            let fresh = ready.observed_generation == cert.metadata.generation;
-            // Settled: issuance over and its temporary key Secret cleaned up.
-            let issuing = find_condition(status.conditions.as_deref()?, "Issuing")
-                .is_some_and(|c| c.status == ConditionStatus::True);
-            let settled = !issuing && status.next_private_key_secret_name.is_none();
-            (ready.status == ConditionStatus::True
-                && fresh
-                && settled
-                && status.revision? >= revision)
-                .then_some(cert)
+            ready_at(&cert, revision).then_some(cert)
         });
         let cert = match tokio::time::timeout(Duration::from_secs(46), fut).await {
             Ok(cert) => cert,
@@ -123,20 +105,6 @@ impl Env {
             .expect("the Certificate's Secret");
         (cert, secret)
     }
-}
-
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-fn data<'a>(secret: &'a Secret, key: &str) -> &'a [u8] {
-    secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(key))
-        .map(|b| b.0.as_slice())
-        .unwrap_or_default()
 }
 
 /// The Secret's key matches its leaf certificate; returns the leaf's SPKI.

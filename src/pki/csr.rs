@@ -5,8 +5,8 @@
 //! What goes into the CSR, following cert-manager:
 //! - subject: `literalSubject` (RFC 4514, written in reverse string order, so
 //!   `CN=app,O=Example` becomes the DER sequence O, CN), or the fields of `subject` plus
-//!   `commonName` in Go's `pkix.Name` order (C, O, OU, L, ST, STREET, POSTALCODE,
-//!   SERIALNUMBER, CN), several values of one field forming one multi-valued RDN. Strings are
+//!   `commonName` in Go's `pkix.Name.ToRDNSequence` order (C, ST, L, STREET, POSTALCODE, O,
+//!   OU, CN, SERIALNUMBER), several values of one field forming one multi-valued RDN. Strings are
 //!   PrintableString when they fit, UTF8String otherwise, as Go's `encoding/asn1` writes them.
 //! - subjectAltName: DNS names, emails, IPs, URIs, then otherNames (UTF8String values), critical
 //!   when the subject is empty (RFC 5280 §4.2.1.6).
@@ -465,8 +465,8 @@ pub(crate) mod tests {
         let info = parse_csr(csr.as_bytes()).unwrap();
         assert_eq!(
             info.subject,
-            "CN=app.example.com,SERIALNUMBER=42,POSTALCODE=1012 JS,STREET=Dam 1,\
-             ST=Noord-Holland,L=Amsterdam,OU=Ops,O=Example+O=Example Holding,C=NL"
+            "SERIALNUMBER=42,CN=app.example.com,OU=Ops,O=Example+O=Example Holding,\
+             POSTALCODE=1012 JS,STREET=Dam 1,L=Amsterdam,ST=Noord-Holland,C=NL"
         );
         assert_eq!(info.common_name.as_deref(), Some("app.example.com"));
         assert_eq!(info.dns_names, ["app.example.com", "*.app.example.com"]);
@@ -1123,7 +1123,7 @@ pub(crate) mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         for want in [
             "verify OK",
-            "Subject: CN=app.example.com,serialNumber=42,postalCode=1012 JS,street=Dam 1,ST=Noord-Holland,L=Amsterdam,OU=Ops,O=Example Holding+O=Example,C=NL",
+            "Subject: serialNumber=42,CN=app.example.com,OU=Ops,O=Example Holding+O=Example,postalCode=1012 JS,street=Dam 1,L=Amsterdam,ST=Noord-Holland,C=NL",
             "DNS:app.example.com, DNS:*.app.example.com, email:admin@example.com, IP Address:10.0.0.1, IP Address:2001:DB8:0:0:0:0:0:1, IP Address:192.0.2.7, URI:spiffe://cluster.local/ns/a/sa/b, othername: UPN:",
             ":user@EXAMPLE.COM",
             "X509v3 Key Usage: critical",

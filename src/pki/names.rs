@@ -69,18 +69,19 @@ pub(crate) fn subject_for_spec(
     let subject = spec.subject.clone().unwrap_or_default();
     let common_name = spec.common_name.clone().filter(|cn| !cn.is_empty());
     let serial = subject.serial_number.filter(|s| !s.is_empty());
+    // Go's pkix.Name.ToRDNSequence, which cert-manager's subjects come from: this order (not
+    // the one its doc comment lists), one RDN per field holding all of its values.
     let fields: [(&[u64], Vec<String>); 9] = [
         (OID_C, subject.countries.unwrap_or_default()),
-        (OID_O, subject.organizations.unwrap_or_default()),
-        (OID_OU, subject.organizational_units.unwrap_or_default()),
-        (OID_L, subject.localities.unwrap_or_default()),
         (OID_ST, subject.provinces.unwrap_or_default()),
+        (OID_L, subject.localities.unwrap_or_default()),
         (OID_STREET, subject.street_addresses.unwrap_or_default()),
         (OID_POSTAL_CODE, subject.postal_codes.unwrap_or_default()),
-        (OID_SERIAL_NUMBER, serial.into_iter().collect()),
+        (OID_O, subject.organizations.unwrap_or_default()),
+        (OID_OU, subject.organizational_units.unwrap_or_default()),
         (OID_CN, common_name.clone().into_iter().collect()),
+        (OID_SERIAL_NUMBER, serial.into_iter().collect()),
     ];
-    // Go's pkix.Name.ToRDNSequence: one RDN per field, holding all of its values.
     let encoded = fields
         .iter()
         .filter(|(_, values)| !values.is_empty())
@@ -427,6 +428,70 @@ mod tests {
         }
         assert_eq!(rfc4514_der(&[0x30, 0]).as_deref(), Some(""), "empty name");
         assert_eq!(rfc4514_der(b"\x30\x05"), None);
+    }
+
+    /// The subject fields in the order Go's `pkix.Name.ToRDNSequence` writes them (C, ST, L,
+    /// STREET, POSTALCODE, O, OU, CN, SERIALNUMBER), so a certificate has the subject
+    /// cert-manager would give it. RFC 4514 strings list the RDNs in reverse.
+    #[test]
+    fn subject_fields_in_go_order() {
+        use crate::api::X509Subject;
+        let some = |v: &[&str]| Some(v.iter().map(|s| (*s).to_owned()).collect());
+        let every = X509Subject {
+            organizations: some(&["Example", "Example Holding"]),
+            countries: some(&["NL"]),
+            organizational_units: some(&["Ops"]),
+            localities: some(&["Amsterdam"]),
+            provinces: some(&["Noord-Holland"]),
+            street_addresses: some(&["Dam 1"]),
+            postal_codes: some(&["1012 JS"]),
+            serial_number: Some("42".into()),
+        };
+        let cases = [
+            (
+                "every field",
+                Some("app"),
+                every,
+                "SERIALNUMBER=42,CN=app,OU=Ops,O=Example+O=Example Holding,\
+                 POSTALCODE=1012 JS,STREET=Dam 1,L=Amsterdam,ST=Noord-Holland,C=NL",
+            ),
+            (
+                "common name and serial number",
+                Some("app"),
+                X509Subject {
+                    serial_number: Some("7".into()),
+                    ..Default::default()
+                },
+                "SERIALNUMBER=7,CN=app",
+            ),
+            (
+                "organization, unit and locality",
+                None,
+                X509Subject {
+                    organizations: some(&["Example"]),
+                    organizational_units: some(&["Ops"]),
+                    localities: some(&["Amsterdam"]),
+                    ..Default::default()
+                },
+                "OU=Ops,O=Example,L=Amsterdam",
+            ),
+            (
+                "common name only",
+                Some("app"),
+                X509Subject::default(),
+                "CN=app",
+            ),
+        ];
+        for (name, common_name, subject, want) in cases {
+            let spec = CertificateSpec {
+                common_name: common_name.map(str::to_owned),
+                subject: Some(subject),
+                ..Default::default()
+            };
+            let (der, cn) = subject_for_spec(&spec).unwrap();
+            assert_eq!(rfc4514_der(&der).as_deref(), Some(want), "{name}");
+            assert_eq!(cn.as_deref(), common_name, "{name}");
+        }
     }
 
     #[test]

@@ -801,8 +801,8 @@ mod tests {
         assert_ne!(ski(&leaf), ski(&ca));
         assert_eq!(
             rfc4514(leaf.subject()),
-            "CN=app.example.com,SERIALNUMBER=42,POSTALCODE=1012 JS,STREET=Dam 1,\
-             ST=Noord-Holland,L=Amsterdam,OU=Ops,O=Example+O=Example Holding,C=NL"
+            "SERIALNUMBER=42,CN=app.example.com,OU=Ops,O=Example+O=Example Holding,\
+             POSTALCODE=1012 JS,STREET=Dam 1,L=Amsterdam,ST=Noord-Holland,C=NL"
         );
 
         let san = leaf.subject_alternative_name().unwrap().unwrap();

@@ -5,6 +5,8 @@
 //! tests never pass without the real components.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod certs;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use tokio::sync::OnceCell;
@@ -213,11 +215,28 @@ pub async fn fresh_namespace(client: &Client, prefix: &str) -> String {
     name
 }
 
-/// Deletes a test namespace (and so everything in it). Best effort: the apiserver has no
-/// namespace controller, so the namespace itself may linger in Terminating; names never clash.
+/// Deletes a test namespace and what certsmith acts on in it. Best effort: the bed has no
+/// namespace controller, so a deleted namespace lingers in Terminating with all its objects,
+/// which a controller watching every namespace (a ClusterIssuer test) would otherwise go on
+/// reconciling; hence the explicit deletes. Names never clash.
 pub async fn delete_namespace(client: &Client, name: &str) {
+    use certsmith::api::{Certificate, CertificateRequest, Issuer};
+    use k8s_openapi::api::core::v1::Secret;
+    let (params, all) = (DeleteParams::default(), ListParams::default());
+    let _ = Api::<Certificate>::namespaced(client.clone(), name)
+        .delete_collection(&params, &all)
+        .await;
+    let _ = Api::<CertificateRequest>::namespaced(client.clone(), name)
+        .delete_collection(&params, &all)
+        .await;
+    let _ = Api::<Issuer>::namespaced(client.clone(), name)
+        .delete_collection(&params, &all)
+        .await;
+    let _ = Api::<Secret>::namespaced(client.clone(), name)
+        .delete_collection(&params, &all)
+        .await;
     let api: Api<Namespace> = Api::all(client.clone());
-    let _ = api.delete(name, &DeleteParams::default()).await;
+    let _ = api.delete(name, &params).await;
 }
 
 /// Splits a multi-document YAML file into JSON values (skipping empty documents).
