@@ -1,6 +1,7 @@
 //! `certsmith controller`: the kube-rs controllers, their shared context, and the process that
 //! runs them until SIGTERM/SIGINT.
 
+pub mod acme;
 pub mod approver;
 pub mod backoff;
 pub mod certificates;

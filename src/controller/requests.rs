@@ -1,5 +1,6 @@
-//! The CertificateRequest signer for certsmith's in-cluster issuers (SelfSigned and CA): once a
-//! request is approved and its issuer Ready, sign it and put the certificate in its status.
+//! The CertificateRequest signer for certsmith's issuers: once a request is approved and its
+//! issuer Ready, sign it (SelfSigned, CA) or have it signed through an ACME Order
+//! (`controller::acme::requests`), and put the certificate in its status.
 //! Terminal states (Issued, Failed, Denied) are never revisited.
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::Context;
+use crate::api::Order;
 use crate::api::{
     ANN_PRIVATE_KEY_SECRET_NAME, CA_CERT_KEY, CLUSTER_ISSUER_KIND, CONDITION_APPROVED,
     CONDITION_DENIED, CONDITION_READY, CertificateRequest, ClusterIssuer, Condition,
@@ -26,6 +28,7 @@ use crate::api::{
     REASON_FAILED, REASON_ISSUED, TLS_CERT_KEY, TLS_PRIVATE_KEY_KEY, condition_change,
     find_condition,
 };
+use crate::controller::acme::requests::{AcmeRequestOutcome, sign_with_acme};
 use crate::issuer::signer::{KeyMaterial, SignOutcome, Waiting, sign_request};
 use crate::pki::keys::parse_private_key_pem;
 
@@ -90,6 +93,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         );
     }
     controller
+        .owns(ctx.watched::<Order>(), watcher::Config::default())
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|r| super::log_outcome("certificaterequests", r))
@@ -223,14 +227,32 @@ async fn decide(
             )));
         }
     };
-    if issuer_spec.acme.is_some() {
-        return Ok(Decision::Waiting(
-            Waiting::new("Waiting for the ACME issuer"),
-            None,
-        ));
-    }
     if let Err(why) = ready {
         return Ok(waiting(format!("Referenced {label} is not ready: {why}")));
+    }
+    if let Some(acme) = &issuer_spec.acme {
+        let outcome =
+            sign_with_acme(request, acme, ctx)
+                .await
+                .map_err(|source| RequestError::Read {
+                    what: format!(
+                        "the Order of CertificateRequest {namespace}/{}",
+                        request.name_any()
+                    ),
+                    source,
+                })?;
+        return Ok(match outcome {
+            AcmeRequestOutcome::Issued(certificate) => Decision::Issued {
+                certificate,
+                ca: String::new(),
+            },
+            AcmeRequestOutcome::Failed(message) => Decision::Failed {
+                reason: REASON_FAILED,
+                message,
+            },
+            // The Order is owned by the request: its changes wake this controller.
+            AcmeRequestOutcome::Waiting(message) => waiting(message),
+        });
     }
     sign_with(request, namespace, &issuer_spec, &resource_ns, ctx, now).await
 }
@@ -402,7 +424,7 @@ async fn write_status(
         status_patch["certificate"] =
             serde_json::to_value(ByteString(cert.into_bytes())).unwrap_or_default();
     }
-    if let Some(ca) = ca {
+    if let Some(ca) = ca.filter(|ca| !ca.is_empty()) {
         status_patch["ca"] = serde_json::to_value(ByteString(ca.into_bytes())).unwrap_or_default();
     }
     if failed {
