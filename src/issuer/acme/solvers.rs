@@ -152,7 +152,6 @@ mod tests {
             selector,
             http01: (kind == "http").then(AcmeChallengeSolverHttp01::default),
             dns01: (kind == "dns").then(AcmeChallengeSolverDns01::default),
-            ..Default::default()
         }
     }
 
@@ -179,15 +178,16 @@ mod tests {
             ("env".to_owned(), "prod".to_owned()),
         ]
         .into();
-        // (case, solvers, domain, wildcard, offered, chosen index)
-        let cases: Vec<(
-            &str,
+        /// Case, solvers, domain, wildcard, offered types, the chosen solver's index.
+        type Case<'a> = (
+            &'a str,
             Vec<AcmeChallengeSolver>,
-            &str,
+            &'a str,
             bool,
-            &[ChallengeType],
+            &'a [ChallengeType],
             Option<usize>,
-        )> = vec![
+        );
+        let cases: Vec<Case> = vec![
             ("no solvers", vec![], "a.example.com", false, &both, None),
             (
                 "the default solver",
