@@ -47,6 +47,7 @@ TLSALPN01_PORT=${TLSALPN01_PORT:-5001}
 ZONE=${CERTSMITH_DNS_ZONE:-example.test}
 TSIG_NAME=certsmith-testenv
 EAB_KEY_ID=certsmith-eab
+EAB2_KEY_ID=certsmith-eab-64
 PARTS=(named pebble pebble-strict etcd kube-apiserver)
 
 PKI=$STATE/pki
@@ -427,8 +428,9 @@ EOF
   mv "$d/intermediate.pem.tmp" "$d/intermediate.pem"
 }
 
-# A second Pebble for the ACME client's fault and policy tests: External Account Binding required,
-# 40 % of good nonces rejected (badNonce), one alternate chain (preferredChain). Same listener
+# A second Pebble for the ACME client's fault and policy tests: External Account Binding required
+# (two keys: 32 bytes, and 64 bytes for HS384/HS512, which Pebble's go-jose refuses with shorter
+# keys), 40 % of good nonces rejected (badNonce), one alternate chain (preferredChain). Same listener
 # cert and DNS server as the first; Pebble validates outbound, so the http-01/tls-alpn-01 ports
 # can be the same too. Its settings are fixed, whatever PEBBLE_* knobs the caller exported.
 health_pebble_strict() {
@@ -439,13 +441,18 @@ health_pebble_strict() {
 up_pebble_strict() {
   local d=$STATE/pebble-strict
   mkdir -p "$d"
-  # The EAB HMAC key (base64url, as Pebble and cert-manager's Secrets hold it), made once.
-  if [[ ! -s $d/eab-hmac.key ]]; then
-    (umask 077 && openssl rand 32 | base64 -w0 | tr '+/' '-_' | tr -d '=\n' >"$d/eab-hmac.key.tmp")
-    mv "$d/eab-hmac.key.tmp" "$d/eab-hmac.key"
-  fi
-  local hmac
+  # The EAB HMAC keys (base64url, as Pebble and cert-manager's Secrets hold them), made once.
+  local f bytes
+  for f in eab-hmac:32 eab2-hmac:64; do
+    bytes=${f#*:} f=$d/${f%:*}.key
+    if [[ ! -s $f ]]; then
+      (umask 077 && openssl rand "$bytes" | base64 -w0 | tr '+/' '-_' | tr -d '=\n' >"$f.tmp")
+      mv "$f.tmp" "$f"
+    fi
+  done
+  local hmac hmac2
   hmac=$(<"$d/eab-hmac.key")
+  hmac2=$(<"$d/eab2-hmac.key")
   (umask 077 && cat >"$d/pebble.json") <<EOF
 {
   "pebble": {
@@ -457,7 +464,7 @@ up_pebble_strict() {
     "tlsPort": $TLSALPN01_PORT,
     "ocspResponderURL": "",
     "externalAccountBindingRequired": true,
-    "externalAccountMACKeys": { "$EAB_KEY_ID": "$hmac" },
+    "externalAccountMACKeys": { "$EAB_KEY_ID": "$hmac", "$EAB2_KEY_ID": "$hmac2" },
     "domainBlocklist": ["blocked.$ZONE"],
     "retryAfter": { "authz": 1, "order": 1 },
     "keyAlgorithm": "ecdsa",
@@ -589,6 +596,8 @@ write_env() {
     kv PEBBLE_STRICT_ALTERNATE_ROOT_PEM "$STATE/pebble-strict/root-alternate.pem"
     kv ACME_STRICT_EAB_KEY_ID "$EAB_KEY_ID"
     kv ACME_STRICT_EAB_HMAC_KEY "$(<"$STATE/pebble-strict/eab-hmac.key")"
+    kv ACME_STRICT_EAB2_KEY_ID "$EAB2_KEY_ID"
+    kv ACME_STRICT_EAB2_HMAC_KEY "$(<"$STATE/pebble-strict/eab2-hmac.key")"
     kv HTTP01_PORT "$HTTP01_PORT"
     kv TLSALPN01_PORT "$TLSALPN01_PORT"
     kv RFC2136_NAMESERVER "127.0.0.1:$DNS_PORT"
