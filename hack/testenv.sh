@@ -7,18 +7,21 @@
 #   hack/testenv.sh env      print $STATE/env (use: `. target/testenv/env`)
 #
 # Parts: BIND9 (authoritative for $CERTSMITH_DNS_ZONE, TSIG dynamic updates, wildcard A to
-# 127.0.0.1), Pebble (ACME, validating against that BIND), etcd and kube-apiserver (+ kubectl and
-# helm). Go tools are built and cached by hack/tools.sh; Debian packages come from apt-get.
+# 127.0.0.1), Pebble (ACME, validating against that BIND), a second, strict Pebble (`pebble-strict`:
+# External Account Binding required, 40 % of nonces rejected, one alternate chain), etcd and
+# kube-apiserver (+ kubectl and helm). Go tools are built and cached by hack/tools.sh; Debian packages come from apt-get.
 # `up` is idempotent: a healthy part is left alone, a dead or unhealthy one is restarted, and a part
 # whose command line or configuration changed is restarted. Every process logs to $STATE/logs/.
 #
 # Ports (all on 127.0.0.1; override with these variables):
 #   CERTSMITH_DNS_PORT=25353  CERTSMITH_ACME_PORT=24000  CERTSMITH_ACME_MGMT_PORT=24001
+#   CERTSMITH_ACME_STRICT_PORT=24002  CERTSMITH_ACME_STRICT_MGMT_PORT=24003 (pebble-strict)
 #   CERTSMITH_ETCD_PORT=22379 (peer: CERTSMITH_ETCD_PEER_PORT=22380)  CERTSMITH_APISERVER_PORT=26443
 #   HTTP01_PORT=5002, TLSALPN01_PORT=5001: where Pebble validates http-01 / tls-alpn-01 (not bound here)
 # Pebble knobs passed through (defaults: deterministic): PEBBLE_WFE_NONCEREJECT=0, PEBBLE_AUTHZREUSE=0,
 #   PEBBLE_VA_SLEEPTIME, PEBBLE_WFE_ORDERS_PER_PAGE, PEBBLE_CHAIN_LENGTH, PEBBLE_ALTERNATE_ROOTS.
 #   PEBBLE_VA_NOSLEEP=1 always; PEBBLE_VA_ALWAYS_VALID is always removed (challenges are really validated).
+#   pebble-strict ignores these knobs: its settings are fixed (see up_pebble_strict).
 # shellcheck disable=SC2317 # health_* functions are called indirectly, through ensure
 set -euo pipefail
 export LC_ALL=C
@@ -34,6 +37,8 @@ CACHE=${CERTSMITH_CACHE:-$HOME/.cache/certsmith}
 DNS_PORT=${CERTSMITH_DNS_PORT:-25353}
 ACME_PORT=${CERTSMITH_ACME_PORT:-24000}
 ACME_MGMT_PORT=${CERTSMITH_ACME_MGMT_PORT:-24001}
+ACME_STRICT_PORT=${CERTSMITH_ACME_STRICT_PORT:-24002}
+ACME_STRICT_MGMT_PORT=${CERTSMITH_ACME_STRICT_MGMT_PORT:-24003}
 ETCD_PORT=${CERTSMITH_ETCD_PORT:-22379}
 ETCD_PEER_PORT=${CERTSMITH_ETCD_PEER_PORT:-22380}
 APISERVER_PORT=${CERTSMITH_APISERVER_PORT:-26443}
@@ -41,7 +46,9 @@ HTTP01_PORT=${HTTP01_PORT:-5002}
 TLSALPN01_PORT=${TLSALPN01_PORT:-5001}
 ZONE=${CERTSMITH_DNS_ZONE:-example.test}
 TSIG_NAME=certsmith-testenv
-PARTS=(named pebble etcd kube-apiserver)
+EAB_KEY_ID=certsmith-eab
+EAB2_KEY_ID=certsmith-eab-64
+PARTS=(named pebble pebble-strict etcd kube-apiserver)
 
 PKI=$STATE/pki
 LOGS=$STATE/logs
@@ -421,6 +428,69 @@ EOF
   mv "$d/intermediate.pem.tmp" "$d/intermediate.pem"
 }
 
+# A second Pebble for the ACME client's fault and policy tests: External Account Binding required
+# (two keys: 32 bytes, and 64 bytes for HS384/HS512, which Pebble's go-jose refuses with shorter
+# keys), 40 % of good nonces rejected (badNonce), one alternate chain (preferredChain). Same listener
+# cert and DNS server as the first; Pebble validates outbound, so the http-01/tls-alpn-01 ports
+# can be the same too. Its settings are fixed, whatever PEBBLE_* knobs the caller exported.
+health_pebble_strict() {
+  local out
+  out=$(curl -sf --max-time 2 --cacert "$PKI/ca.pem" "https://127.0.0.1:$ACME_STRICT_PORT/dir" 2>/dev/null) || return 1
+  [[ $out == *newOrder* && $out == *'"externalAccountRequired": true'* ]]
+}
+up_pebble_strict() {
+  local d=$STATE/pebble-strict
+  mkdir -p "$d"
+  # The EAB HMAC keys (base64url, as Pebble and cert-manager's Secrets hold them), made once.
+  local f bytes
+  for f in eab-hmac:32 eab2-hmac:64; do
+    bytes=${f#*:} f=$d/${f%:*}.key
+    if [[ ! -s $f ]]; then
+      (umask 077 && openssl rand "$bytes" | base64 -w0 | tr '+/' '-_' | tr -d '=\n' >"$f.tmp")
+      mv "$f.tmp" "$f"
+    fi
+  done
+  local hmac hmac2
+  hmac=$(<"$d/eab-hmac.key")
+  hmac2=$(<"$d/eab2-hmac.key")
+  (umask 077 && cat >"$d/pebble.json") <<EOF
+{
+  "pebble": {
+    "listenAddress": "127.0.0.1:$ACME_STRICT_PORT",
+    "managementListenAddress": "127.0.0.1:$ACME_STRICT_MGMT_PORT",
+    "certificate": "$PKI/pebble.crt",
+    "privateKey": "$PKI/pebble.key",
+    "httpPort": $HTTP01_PORT,
+    "tlsPort": $TLSALPN01_PORT,
+    "ocspResponderURL": "",
+    "externalAccountBindingRequired": true,
+    "externalAccountMACKeys": { "$EAB_KEY_ID": "$hmac", "$EAB2_KEY_ID": "$hmac2" },
+    "domainBlocklist": ["blocked.$ZONE"],
+    "retryAfter": { "authz": 1, "order": 1 },
+    "keyAlgorithm": "ecdsa",
+    "profiles": {
+      "default": { "description": "The default profile", "validityPeriod": 7776000 },
+      "shortlived": { "description": "A short-lived profile", "validityPeriod": 518400 }
+    }
+  }
+}
+EOF
+  ensure pebble-strict 30 health_pebble_strict "$(sum "$d/pebble.json" "$PKI/pebble.crt")" "$ACME_STRICT_PORT" "$ACME_STRICT_MGMT_PORT" -- \
+    env -u PEBBLE_VA_ALWAYS_VALID -u PEBBLE_VA_SLEEPTIME -u PEBBLE_WFE_ORDERS_PER_PAGE -u PEBBLE_CHAIN_LENGTH \
+    PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=40 PEBBLE_AUTHZREUSE=0 PEBBLE_ALTERNATE_ROOTS=1 \
+    "$BIN/pebble-$PEBBLE_VERSION" -config "$d/pebble.json" -dnsserver "127.0.0.1:$DNS_PORT"
+  # Roots change on every start, as for the first Pebble: fetch the default and the alternate.
+  local mgmt=https://127.0.0.1:$ACME_STRICT_MGMT_PORT i
+  for i in 0 1; do
+    if ! curl -sf --max-time 5 --cacert "$PKI/ca.pem" "$mgmt/roots/$i" >"$d/root-$i.pem.tmp" ||
+      ! grep -q 'BEGIN CERTIFICATE' "$d/root-$i.pem.tmp"; then
+      die "could not fetch pebble-strict's root $i from $mgmt"
+    fi
+  done
+  mv "$d/root-0.pem.tmp" "$d/root.pem"
+  mv "$d/root-1.pem.tmp" "$d/root-alternate.pem"
+}
+
 health_etcd() {
   local out
   out=$(curl -sf --max-time 2 "http://127.0.0.1:$ETCD_PORT/health" 2>/dev/null) || return 1
@@ -520,6 +590,14 @@ write_env() {
     kv PEBBLE_INTERMEDIATE_PEM "$STATE/pebble/intermediate.pem"
     kv PEBBLE_VERSION "$PEBBLE_VERSION"
     kv PEBBLE_BLOCKED_DOMAIN "blocked.$ZONE"
+    kv ACME_STRICT_DIRECTORY_URL "https://127.0.0.1:$ACME_STRICT_PORT/dir"
+    kv PEBBLE_STRICT_MGMT_URL "https://127.0.0.1:$ACME_STRICT_MGMT_PORT"
+    kv PEBBLE_STRICT_ROOT_PEM "$STATE/pebble-strict/root.pem"
+    kv PEBBLE_STRICT_ALTERNATE_ROOT_PEM "$STATE/pebble-strict/root-alternate.pem"
+    kv ACME_STRICT_EAB_KEY_ID "$EAB_KEY_ID"
+    kv ACME_STRICT_EAB_HMAC_KEY "$(<"$STATE/pebble-strict/eab-hmac.key")"
+    kv ACME_STRICT_EAB2_KEY_ID "$EAB2_KEY_ID"
+    kv ACME_STRICT_EAB2_HMAC_KEY "$(<"$STATE/pebble-strict/eab2-hmac.key")"
     kv HTTP01_PORT "$HTTP01_PORT"
     kv TLSALPN01_PORT "$TLSALPN01_PORT"
     kv RFC2136_NAMESERVER "127.0.0.1:$DNS_PORT"
@@ -553,6 +631,7 @@ cmd_up() {
   make_pki
   up_named
   up_pebble
+  up_pebble_strict
   up_etcd
   up_apiserver
   write_kubeconfig
@@ -579,6 +658,7 @@ cmd_status() {
     case $name in
       named) detail="dns 127.0.0.1:$DNS_PORT zone $ZONE"; ok=health_named ;;
       pebble) detail="acme https://127.0.0.1:$ACME_PORT/dir mgmt :$ACME_MGMT_PORT"; ok=health_pebble ;;
+      pebble-strict) detail="acme https://127.0.0.1:$ACME_STRICT_PORT/dir mgmt :$ACME_STRICT_MGMT_PORT (EAB, 40% badNonce)"; ok=health_pebble_strict ;;
       etcd) detail="http://127.0.0.1:$ETCD_PORT"; ok=health_etcd ;;
       kube-apiserver) detail="https://127.0.0.1:$APISERVER_PORT"; ok=health_apiserver ;;
     esac

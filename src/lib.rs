@@ -1,8 +1,9 @@
 //! certsmith: a Kubernetes certificate operator that speaks cert-manager's APIs.
 //!
 //! `api` holds the CRD types of `cert-manager.io/v1` and `acme.cert-manager.io/v1`; `cli` the
-//! user-facing subcommands of the single `certsmith` binary.
+//! user-facing subcommands of the single `certsmith` binary; `acme` the ACME client layer.
 
+pub mod acme;
 pub mod api;
 pub mod cli;
 pub mod controller;
