@@ -8,6 +8,7 @@ pub mod api;
 pub mod cli;
 pub mod controller;
 pub mod dns01;
+pub mod http01;
 pub mod issuer;
 pub mod pki;
 pub mod policy;

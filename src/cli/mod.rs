@@ -1,5 +1,6 @@
 //! The `certsmith` command line: one binary, one subcommand per job.
 
+pub mod acmesolver;
 pub mod crdgen;
 
 use std::path::PathBuf;
@@ -24,6 +25,8 @@ pub enum Command {
     Crdgen(crdgen::CrdgenArgs),
     /// Run the controllers (in a cluster, or against the current kubeconfig).
     Controller(ControllerArgs),
+    /// Serve one ACME HTTP-01 challenge (what each solver Pod runs).
+    Acmesolver(acmesolver::AcmesolverArgs),
     /// Print the version of this binary.
     Version,
 }
@@ -55,6 +58,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Crdgen(args) => crdgen::run(&args),
         Command::Controller(args) => run_controller(args),
+        Command::Acmesolver(args) => acmesolver::run(args),
         Command::Version => {
             println!("certsmith {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
