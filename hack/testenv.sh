@@ -9,7 +9,10 @@
 # Parts: BIND9 (authoritative for $CERTSMITH_DNS_ZONE, TSIG dynamic updates, wildcard A to
 # 127.0.0.1), Pebble (ACME, validating against that BIND), a second, strict Pebble (`pebble-strict`:
 # External Account Binding required, 40 % of nonces rejected, one alternate chain), etcd and
-# kube-apiserver (+ kubectl and helm). Go tools are built and cached by hack/tools.sh; Debian packages come from apt-get.
+# kube-apiserver (+ kubectl and helm), and the solver host (`solver-host`, hack/solver-host: the
+# kubelet + ingress controller stand-in that runs the real `certsmith acmesolver` for each HTTP-01
+# solver Pod and routes $HTTP01_PORT to it by Ingress; built with cargo). Go tools are built and
+# cached by hack/tools.sh; Debian packages come from apt-get.
 # `up` is idempotent: a healthy part is left alone, a dead or unhealthy one is restarted, and a part
 # whose command line or configuration changed is restarted. Every process logs to $STATE/logs/.
 #
@@ -17,7 +20,8 @@
 #   CERTSMITH_DNS_PORT=25353  CERTSMITH_ACME_PORT=24000  CERTSMITH_ACME_MGMT_PORT=24001
 #   CERTSMITH_ACME_STRICT_PORT=24002  CERTSMITH_ACME_STRICT_MGMT_PORT=24003 (pebble-strict)
 #   CERTSMITH_ETCD_PORT=22379 (peer: CERTSMITH_ETCD_PEER_PORT=22380)  CERTSMITH_APISERVER_PORT=26443
-#   HTTP01_PORT=5002, TLSALPN01_PORT=5001: where Pebble validates http-01 / tls-alpn-01 (not bound here)
+#   HTTP01_PORT=5002, TLSALPN01_PORT=5001: where Pebble validates http-01 / tls-alpn-01 (http-01 is
+#   served by solver-host; CERTSMITH_SOLVER_BIN, if set, is the certsmith binary it runs)
 # Pebble knobs passed through (defaults: deterministic): PEBBLE_WFE_NONCEREJECT=0, PEBBLE_AUTHZREUSE=0,
 #   PEBBLE_VA_SLEEPTIME, PEBBLE_WFE_ORDERS_PER_PAGE, PEBBLE_CHAIN_LENGTH, PEBBLE_ALTERNATE_ROOTS.
 #   PEBBLE_VA_NOSLEEP=1 always; PEBBLE_VA_ALWAYS_VALID is always removed (challenges are really validated).
@@ -48,7 +52,7 @@ ZONE=${CERTSMITH_DNS_ZONE:-example.test}
 TSIG_NAME=certsmith-testenv
 EAB_KEY_ID=certsmith-eab
 EAB2_KEY_ID=certsmith-eab-64
-PARTS=(named pebble pebble-strict etcd kube-apiserver)
+PARTS=(named pebble pebble-strict etcd kube-apiserver solver-host)
 
 PKI=$STATE/pki
 LOGS=$STATE/logs
@@ -530,6 +534,29 @@ up_apiserver() {
     --disable-admission-plugins=ServiceAccount
 }
 
+health_solver_host() {
+  local out
+  out=$(curl -sf --max-time 2 "http://127.0.0.1:$HTTP01_PORT/healthz" 2>/dev/null) || return 1
+  [[ $out == ok* ]]
+}
+# The solver host is test tooling in this workspace: built with cargo (debug, the tests' target
+# dir, so dependencies are shared); restarted when its binary changes. It runs the newer of
+# target/{release,debug}/certsmith, looked up at each solver Pod start.
+up_solver_host() {
+  local t0 bin log=$LOGS/build-solver-host.log
+  t0=$(now_ms)
+  have cargo || die "cargo is needed to build the solver host (hack/solver-host)"
+  if ! (cd "$REPO" && cargo build -p certsmith-solver-host --locked) >"$log" 2>&1; then
+    tail_log "$log"
+    die "building the solver host failed (log: $log)"
+  fi
+  say "solver host built in $(since "$t0") ms"
+  bin=${CARGO_TARGET_DIR:-$REPO/target}/debug/certsmith-solver-host
+  [[ $bin == /* ]] || bin=$REPO/$bin
+  ensure solver-host 30 health_solver_host "$(sum "$bin") ${CERTSMITH_SOLVER_BIN:-}" "$HTTP01_PORT" -- \
+    "$bin" --listen "127.0.0.1:$HTTP01_PORT" --kubeconfig "$STATE/kubeconfig" --repo "$REPO"
+}
+
 write_kubeconfig() {
   local k=$STATE/kubeconfig
   b64() { base64 -w0 <"$1"; }
@@ -636,6 +663,7 @@ cmd_up() {
   up_apiserver
   write_kubeconfig
   verify_kube
+  up_solver_host
   write_env
   say "env: $STATE/env (source it: . ${STATE#"$PWD"/}/env)"
   say "test bed up in $(since "$t_all") ms"
@@ -661,6 +689,7 @@ cmd_status() {
       pebble-strict) detail="acme https://127.0.0.1:$ACME_STRICT_PORT/dir mgmt :$ACME_STRICT_MGMT_PORT (EAB, 40% badNonce)"; ok=health_pebble_strict ;;
       etcd) detail="http://127.0.0.1:$ETCD_PORT"; ok=health_etcd ;;
       kube-apiserver) detail="https://127.0.0.1:$APISERVER_PORT"; ok=health_apiserver ;;
+      solver-host) detail="http-01 http://127.0.0.1:$HTTP01_PORT (acmesolver per solver Pod)"; ok=health_solver_host ;;
     esac
     if pid=$(pid_of "$name"); then
       if "$ok"; then
