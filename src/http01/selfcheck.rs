@@ -123,7 +123,7 @@ pub async fn self_check(
         })
     };
     for _ in 0..=MAX_REDIRECTS {
-        let fetched = match timeout_at(deadline, fetch(&resolver, &target)).await {
+        let fetched = match timeout_at(deadline, fetch(&resolver, &target, deadline)).await {
             Ok(Ok(f)) => f,
             Ok(Err(FetchError::Dns(reason))) => return Ok(SelfCheck::Failed { reason }),
             Ok(Err(FetchError::Http(what))) => return fail(&target, what),
@@ -310,13 +310,22 @@ enum Fetched {
 }
 
 /// The addresses to try, IPv6 first.
-async fn addresses(resolver: &TokioResolver, host: &Host) -> Result<Vec<IpAddr>, FetchError> {
+async fn addresses(
+    resolver: &TokioResolver,
+    host: &Host,
+    deadline: Instant,
+) -> Result<Vec<IpAddr>, FetchError> {
     let name = match host {
         Host::Ip(ip) => return Ok(vec![*ip]),
         Host::Dns(name) => name,
     };
     // A final dot: the name is absolute, so resolv.conf search domains are not tried first.
-    match resolver.lookup_ip(format!("{name}.")).await {
+    let Ok(answer) = timeout_at(deadline, resolver.lookup_ip(format!("{name}."))).await else {
+        return Err(FetchError::Dns(format!(
+            "looking up {name} timed out: no answer from the DNS servers"
+        )));
+    };
+    match answer {
         Ok(found) => {
             let mut ips: Vec<IpAddr> = found.iter().collect();
             ips.sort_by_key(|ip| ip.is_ipv4());
@@ -337,8 +346,12 @@ async fn addresses(resolver: &TokioResolver, host: &Host) -> Result<Vec<IpAddr>,
     }
 }
 
-async fn fetch(resolver: &TokioResolver, target: &Target) -> Result<Fetched, FetchError> {
-    let ips = addresses(resolver, &target.host).await?;
+async fn fetch(
+    resolver: &TokioResolver,
+    target: &Target,
+    deadline: Instant,
+) -> Result<Fetched, FetchError> {
+    let ips = addresses(resolver, &target.host, deadline).await?;
     let mut refused = Vec::new();
     for ip in ips {
         let addr = SocketAddr::new(ip, target.port);
