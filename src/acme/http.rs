@@ -131,6 +131,17 @@ impl AcmeRequestStats {
     }
 
     fn record(&self, labels: RequestLabels, elapsed: Duration) {
+        // One debug line per request (URLs carry no secrets): how tests and users count what
+        // an issuance cost until the metrics endpoint exists.
+        tracing::debug!(
+            target: "certsmith::acme::request",
+            host = labels.host,
+            action = labels.action.as_str(),
+            method = labels.method,
+            status = labels.status,
+            ms = elapsed.as_millis() as u64,
+            "ACME request"
+        );
         let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let tally = map.entry(labels).or_default();
         tally.count += 1;

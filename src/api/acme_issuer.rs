@@ -368,7 +368,9 @@ pub struct AcmeIssuerDns01ProviderRfc2136 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 253))]
     pub tsig_key_name: Option<String>,
-    /// TSIG algorithm: `HMACMD5` (the default), `HMACSHA1`, `HMACSHA256` or `HMACSHA512`.
+    /// TSIG algorithm: `HMACSHA256` (certsmith's default), `HMACSHA384` or `HMACSHA512`.
+    /// `HMACMD5` (cert-manager's default) and `HMACSHA1` are accepted here but refused when
+    /// solving: they are no longer safe, and BIND's `tsig-keygen` makes hmac-sha256 keys.
     #[serde(
         rename = "tsigAlgorithm",
         default,
@@ -386,10 +388,11 @@ pub struct AcmeIssuerDns01ProviderRfc2136 {
 /// TSIG algorithm names, as cert-manager spells them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum TsigAlgorithm {
-    #[default]
     HMACMD5,
     HMACSHA1,
+    #[default]
     HMACSHA256,
+    HMACSHA384,
     HMACSHA512,
 }
 

@@ -45,7 +45,8 @@ use super::rules;
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = rules::immutable("spec", "Order"))]
 pub struct OrderSpec {
-    /// The DER-encoded certificate signing request sent at finalization (base64 in JSON).
+    /// The PEM certificate signing request sent (as DER) at finalization, base64 in JSON: the
+    /// CertificateRequest's `spec.request`, as cert-manager stores it.
     #[schemars(schema_with = "super::meta::bytes_schema")]
     pub request: ByteString,
     /// The issuer that placed the order.

@@ -51,6 +51,24 @@ pub struct ControllerArgs {
     /// Log filter, e.g. `info` or `certsmith=debug,kube=info` (RUST_LOG overrides it).
     #[arg(long, default_value = "info")]
     pub log_level: String,
+    /// DNS resolvers (`host:port`, comma-separated) for ACME self-checks: the HTTP-01 solver's
+    /// name and DNS-01 zone and record lookups, as cert-manager's flag. Default: the system's.
+    #[arg(long, value_delimiter = ',')]
+    pub dns01_recursive_nameservers: Vec<std::net::SocketAddr>,
+    /// Check DNS-01 propagation with `--dns01-recursive-nameservers` only, instead of asking
+    /// the zone's authoritative servers.
+    #[arg(long)]
+    pub dns01_recursive_nameservers_only: bool,
+    /// The port the HTTP-01 self-check connects to (80 in a real cluster; the test bed routes
+    /// Pebble's validation port).
+    #[arg(long, default_value_t = 80)]
+    pub acme_http01_self_check_port: u16,
+    /// Image of the HTTP-01 solver Pods; it must run `certsmith acmesolver`.
+    #[arg(long, env = "CERTSMITH_ACME_HTTP01_SOLVER_IMAGE", default_value = concat!("ghcr.io/certsmith/certsmith:v", env!("CARGO_PKG_VERSION")))]
+    pub acme_http01_solver_image: String,
+    /// At most this many ACME Challenges are processed at once.
+    #[arg(long, default_value_t = 60)]
+    pub max_concurrent_challenges: usize,
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -83,6 +101,13 @@ fn run_controller(args: ControllerArgs) -> ExitCode {
     let settings = crate::controller::Settings {
         cluster_resource_namespace: args.cluster_resource_namespace,
         namespace: args.namespace,
+        acme: crate::controller::acme::accounts::AcmeSettings {
+            nameservers: args.dns01_recursive_nameservers,
+            nameservers_only: args.dns01_recursive_nameservers_only,
+            http01_self_check_port: args.acme_http01_self_check_port,
+            http01_solver_image: args.acme_http01_solver_image,
+            max_concurrent_challenges: args.max_concurrent_challenges.max(1),
+        },
     };
     match runtime.block_on(crate::controller::run(settings)) {
         Ok(()) => ExitCode::SUCCESS,

@@ -21,9 +21,13 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::Context;
+use crate::acme::account_key_hash;
 use crate::api::{
-    CONDITION_READY, ClusterIssuer, Condition, ConditionChange, GenericIssuer, Issuer,
-    condition_change, find_condition,
+    AcmeIssuer, AcmeIssuerStatus, CONDITION_READY, ClusterIssuer, Condition, ConditionChange,
+    ConditionStatus, GenericIssuer, Issuer, condition_change, find_condition,
+};
+use crate::controller::acme::accounts::{
+    AccountError, REASON_ACCOUNT_REGISTERED, account_key, issuer_account,
 };
 use crate::issuer::ca::inspect_ca_secret;
 use crate::issuer::readiness::{CaSecretFacts, issuer_readiness};
@@ -38,6 +42,8 @@ pub enum IssuerError {
         name: String,
         source: kube::Error,
     },
+    #[error("{what}: {source}")]
+    Kube { what: String, source: kube::Error },
     #[error("writing the status of {kind} {name} failed: {source}")]
     PatchStatus {
         kind: &'static str,
@@ -65,9 +71,7 @@ pub async fn run_issuers(
             store
                 .state()
                 .into_iter()
-                .filter(|iss| {
-                    iss.namespace() == ns && ca_secret_name(iss.as_ref()) == Some(name.as_str())
-                })
+                .filter(|iss| iss.namespace() == ns && uses_secret(iss.as_ref(), &name))
                 .map(|iss| ObjectRef::from_obj(iss.as_ref()))
                 .collect::<Vec<_>>()
         })
@@ -100,7 +104,7 @@ pub async fn run_cluster_issuers(
             store
                 .state()
                 .into_iter()
-                .filter(|iss| ca_secret_name(iss.as_ref()) == Some(name.as_str()))
+                .filter(|iss| uses_secret(iss.as_ref(), &name))
                 .map(|iss| ObjectRef::from_obj(iss.as_ref()))
                 .collect::<Vec<_>>()
         })
@@ -116,6 +120,20 @@ pub async fn run_cluster_issuers(
 
 fn ca_secret_name<K: GenericIssuer>(issuer: &K) -> Option<&str> {
     issuer.spec().ca.as_ref().map(|ca| ca.secret_name.as_str())
+}
+
+/// Whether the issuer reads the Secret `name` (in its Secret namespace): a CA key pair, an ACME
+/// account key or External Account Binding key.
+fn uses_secret<K: GenericIssuer>(issuer: &K, name: &str) -> bool {
+    let spec = issuer.spec();
+    ca_secret_name(issuer) == Some(name)
+        || spec.acme.as_ref().is_some_and(|acme| {
+            acme.private_key_secret_ref.name == name
+                || acme
+                    .external_account_binding
+                    .as_ref()
+                    .is_some_and(|b| b.key_secret_ref.name == name)
+        })
 }
 
 /// Where an issuer's Secrets live: its own namespace, or the cluster resource namespace.
@@ -159,8 +177,10 @@ async fn reconcile<K: IssuerKind>(
     issuer: Arc<K>,
     ctx: Arc<Context>,
 ) -> Result<Action, IssuerError> {
+    if let Some(acme) = &issuer.spec().acme {
+        return reconcile_acme(issuer.as_ref(), acme, &ctx).await;
+    }
     let now = Timestamp::now();
-    let name = issuer.name_any();
 
     // Gather: the CA Secret, if this is a CA issuer.
     let ca_facts =
@@ -196,47 +216,14 @@ async fn reconcile<K: IssuerKind>(
 
     // Act: write only when the condition says something new, and only our condition (other
     // field managers may own other entries of the list).
-    let old = issuer
-        .status()
-        .and_then(|s| s.conditions.as_deref())
-        .unwrap_or_default();
-    let change = condition_change(
-        find_condition(old, CONDITION_READY),
+    write_ready(
+        issuer.as_ref(),
+        &ctx,
         readiness.condition.clone(),
-        Time(now),
-    );
-    if let ConditionChange::Write {
-        condition,
-        transition,
-    } = change
-    {
-        let patch = json!({
-            "apiVersion": K::api_version(&()),
-            "kind": K::kind(&()),
-            "status": { "conditions": [condition] },
-        });
-        issuer
-            .api_for(ctx.client.clone())
-            .patch_status(
-                &name,
-                &PatchParams::apply(FIELD_MANAGER).force(),
-                &Patch::Apply(&patch),
-            )
-            .await
-            .map_err(|source| IssuerError::PatchStatus {
-                kind: kind_name::<K>(),
-                name: name.clone(),
-                source,
-            })?;
-        if transition {
-            publish_transition(issuer.as_ref(), &condition, &ctx).await;
-        }
-        tracing::info!(
-            kind = kind_name::<K>(), name, ready = ?condition.status,
-            reason = condition.reason.as_deref().unwrap_or_default(),
-            "issuer readiness updated"
-        );
-    }
+        None,
+        now,
+    )
+    .await?;
     ctx.backoff.reset(&object_key(issuer.as_ref()));
 
     // Requeue when the answer can change without a watch event: at the CA's expiry.
@@ -244,6 +231,135 @@ async fn reconcile<K: IssuerKind>(
         Some(at) => Action::requeue(until(now, at)),
         None => Action::await_change(),
     })
+}
+
+/// Applies `condition` as the Ready condition (and, for ACME issuers, `acme` as `status.acme`)
+/// when either says something new; an Event on a Ready transition.
+async fn write_ready<K: IssuerKind>(
+    issuer: &K,
+    ctx: &Context,
+    condition: Condition,
+    acme: Option<&AcmeIssuerStatus>,
+    now: Timestamp,
+) -> Result<(), IssuerError> {
+    let name = issuer.name_any();
+    let old = issuer
+        .status()
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default();
+    let old_condition = find_condition(old, CONDITION_READY);
+    let acme_changed =
+        acme.is_some_and(|a| issuer.status().and_then(|s| s.acme.as_ref()) != Some(a));
+    let (condition, transition) = match condition_change(old_condition, condition, Time(now)) {
+        ConditionChange::Write {
+            condition,
+            transition,
+        } => (condition, transition),
+        ConditionChange::Unchanged if acme_changed => match old_condition {
+            Some(c) => (c.clone(), false),
+            None => return Ok(()),
+        },
+        ConditionChange::Unchanged => return Ok(()),
+    };
+    let mut status = json!({ "conditions": [condition] });
+    if let Some(acme) = acme {
+        status["acme"] = json!(acme);
+    }
+    let patch = json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    issuer
+        .api_for(ctx.client.clone())
+        .patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(|source| IssuerError::PatchStatus {
+            kind: kind_name::<K>(),
+            name: name.clone(),
+            source,
+        })?;
+    if transition {
+        publish_transition(issuer, &condition, ctx).await;
+    }
+    tracing::info!(
+        kind = kind_name::<K>(), name, ready = ?condition.status,
+        reason = condition.reason.as_deref().unwrap_or_default(),
+        "issuer readiness updated"
+    );
+    Ok(())
+}
+
+/// An ACME issuer: Ready once its account is registered. Registers (or finds) the account
+/// only when something changed since the last registration — the key, the email, the spec —
+/// so a restart or an unrelated event costs no ACME request.
+async fn reconcile_acme<K: IssuerKind>(
+    issuer: &K,
+    acme: &AcmeIssuer,
+    ctx: &Context,
+) -> Result<Action, IssuerError> {
+    let now = Timestamp::now();
+    let namespace = secret_namespace(issuer, ctx);
+    let recorded = issuer
+        .status()
+        .and_then(|s| s.acme.clone())
+        .unwrap_or_default();
+    let ready = issuer
+        .status()
+        .and_then(|s| s.conditions.as_deref())
+        .and_then(|c| find_condition(c, CONDITION_READY))
+        .is_some_and(|c| {
+            c.status == ConditionStatus::True && c.observed_generation == issuer.meta().generation
+        });
+    let email = acme.email.clone().filter(|e| !e.is_empty());
+    if ready && recorded.uri.is_some() && recorded.last_registered_email == email {
+        // Same key as registered? One GET, no ACME request.
+        if let Ok(pem) = account_key(ctx, acme, &namespace, false).await
+            && account_key_hash(&pem).ok() == recorded.last_private_key_hash
+        {
+            return Ok(Action::await_change());
+        }
+    }
+    let condition = |status, reason: &str, message: String| Condition {
+        type_: CONDITION_READY.into(),
+        status,
+        last_transition_time: None,
+        reason: Some(reason.into()),
+        message: Some(message),
+        observed_generation: issuer.meta().generation,
+    };
+    match issuer_account(ctx, acme, &namespace, recorded.uri.as_deref(), true).await {
+        Ok(account) => {
+            let status = AcmeIssuerStatus {
+                uri: Some(account.account.url().to_owned()),
+                last_registered_email: account.email.clone(),
+                last_private_key_hash: Some(account.key_hash.clone()),
+            };
+            let ready = condition(
+                ConditionStatus::True,
+                REASON_ACCOUNT_REGISTERED,
+                "The ACME account was registered with the ACME server".into(),
+            );
+            write_ready(issuer, ctx, ready, Some(&status), now).await?;
+            ctx.backoff.reset(&object_key(issuer));
+            Ok(Action::await_change())
+        }
+        Err(AccountError::Problem(problem)) => {
+            let not_ready = condition(ConditionStatus::False, problem.reason, problem.message);
+            write_ready(issuer, ctx, not_ready, None, now).await?;
+            Ok(match problem.retry_after {
+                // The server may come back: back off per issuer, at least as long as it asks.
+                Some(after) => Action::requeue(after.max(ctx.backoff.next(&object_key(issuer)))),
+                // Fixed by a change to the issuer or its Secrets, which wake this controller.
+                None => Action::await_change(),
+            })
+        }
+        Err(AccountError::Kube { what, source }) => Err(IssuerError::Kube { what, source }),
+    }
 }
 
 /// Time from `now` to `at`, at least a second and at most a day: tokio's timer rejects

@@ -27,6 +27,8 @@ pub struct Context {
     pub backoff: ErrorBackoff,
     /// The only namespace watched, if the controller is namespace-scoped.
     pub namespace: Option<String>,
+    /// ACME accounts, request counters and settings.
+    pub acme: acme::accounts::AcmeRuntime,
 }
 
 impl Context {
@@ -48,6 +50,7 @@ pub struct Settings {
     pub cluster_resource_namespace: String,
     /// Watch only this namespace; ClusterIssuers are then not reconciled.
     pub namespace: Option<String>,
+    pub acme: acme::accounts::AcmeSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +114,10 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         cluster_resource_namespace: settings.cluster_resource_namespace,
         backoff: ErrorBackoff::default(),
         namespace: settings.namespace,
+        acme: acme::accounts::AcmeRuntime {
+            settings: settings.acme,
+            ..Default::default()
+        },
     });
     tracing::info!(
         cluster_resource_namespace = %ctx.cluster_resource_namespace,
@@ -129,6 +136,8 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         approver::run(ctx.clone(), shutdown.clone()),
         requests::run(ctx.clone(), shutdown.clone()),
         certificates::run(ctx.clone(), shutdown.clone()),
+        acme::orders::run(ctx.clone(), shutdown.clone()),
+        acme::challenges::run(ctx.clone(), shutdown.clone()),
     );
     tracing::info!("certsmith controller stopped");
     Ok(())

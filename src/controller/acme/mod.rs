@@ -2,4 +2,9 @@
 //! CertificateRequest), the Order controller and the Challenge controller. See
 //! docs/design/0003-acme.md.
 
+pub mod accounts;
+pub mod challenges;
+mod dns01;
+mod http01;
+pub mod orders;
 pub mod requests;

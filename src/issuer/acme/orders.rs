@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::ByteString;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::{Resource, ResourceExt};
 
@@ -15,7 +14,7 @@ use crate::api::{
     AcmeAuthorization, AcmeChallengeSolver, AcmeIssuer, CertificateRequest, Challenge,
     ChallengeSpec, ChallengeType, Order, OrderSpec,
 };
-use crate::pki::csr::{CsrError, csr_pem_to_der, parse_csr};
+use crate::pki::csr::{CsrError, parse_csr};
 
 /// The ACME challenge type string (`http-01`, `dns-01`).
 pub fn acme_type(t: ChallengeType) -> &'static str {
@@ -35,14 +34,15 @@ pub fn challenge_type(acme: &str) -> Option<ChallengeType> {
 }
 
 /// The Order for `request` signed by an ACME issuer: named `<request>-<hash>`, labelled as the
-/// request, owned (controller) by it. `spec.request` is the CSR in DER. The common name is an
-/// identifier too (ACME certificates carry every name as a SAN).
+/// request, owned (controller) by it. `spec.request` is the request's PEM CSR: kube-apiserver
+/// (1.35) cannot evaluate the spec's immutability rule on a `format: byte` value holding `+`
+/// or `/` (kube-openapi#633), which base64 of DER often does and base64 of PEM text never. The
+/// common name is an identifier too (ACME certificates carry every name as a SAN).
 pub fn order_for_request(
     request: &CertificateRequest,
     acme: &AcmeIssuer,
 ) -> Result<Order, CsrError> {
     let csr = parse_csr(&request.spec.request.0)?;
-    let der = csr_pem_to_der(&request.spec.request.0)?;
     let mut dns_names = csr.dns_names.clone();
     if let Some(cn) = csr.common_name.as_ref().filter(|cn| !cn.is_empty())
         && cn.parse::<std::net::IpAddr>().is_err()
@@ -52,7 +52,7 @@ pub fn order_for_request(
     }
     let ip_addresses: Vec<String> = csr.ip_addresses.iter().map(|ip| ip.to_string()).collect();
     let spec = OrderSpec {
-        request: ByteString(der),
+        request: request.spec.request.clone(),
         issuer_ref: request.spec.issuer_ref.clone(),
         common_name: csr.common_name.clone().filter(|cn| !cn.is_empty()),
         dns_names: (!dns_names.is_empty()).then_some(dns_names),
@@ -143,6 +143,7 @@ mod tests {
     use crate::api::{CertificateRequestSpec, CertificateSpec, IssuerReference};
     use crate::pki::csr::build_csr;
     use crate::pki::keys::{KeySpec, ParsedKey};
+    use k8s_openapi::ByteString;
 
     fn request(common_name: Option<&str>, dns: &[&str], ips: &[&str]) -> CertificateRequest {
         let spec = CertificateSpec {
@@ -236,7 +237,7 @@ mod tests {
     }
 
     fn parse_csr_der_ok(der: &[u8]) -> Vec<String> {
-        crate::pki::csr::parse_csr_der(der).unwrap().dns_names
+        crate::pki::csr::parse_csr(der).unwrap().dns_names
     }
 
     #[test]
