@@ -7,8 +7,10 @@
 #   hack/demo.sh clean    remove what the demo created and stop the bed
 #
 # It runs the controller against the local bed: a self-signed root CA Certificate, a CA Issuer
-# using it, and a server Certificate become kubernetes.io/tls Secrets; then it shows the
-# schema rejecting a bad manifest and kubectl explain. ACME arrives with the next milestone.
+# using it, and a server Certificate become kubernetes.io/tls Secrets; then two ACME
+# certificates from the local Pebble, one over http-01 (a solver Pod the bed runs, an Ingress it
+# routes) and a wildcard over dns-01 (a TXT record in BIND through RFC 2136); then it shows the
+# schema rejecting a bad manifest and kubectl explain.
 set -euo pipefail
 HACK=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HACK")
@@ -25,6 +27,9 @@ if [[ ${1:-} == clean ]]; then
     for f in examples/*.yaml; do kubectl delete -f "$f" --ignore-not-found --wait=false >/dev/null 2>&1 || true; done
     kubectl delete certificaterequest web-manual -n default --ignore-not-found >/dev/null 2>&1 || true
     kubectl delete secret demo-root-ca web-tls -n default --ignore-not-found >/dev/null 2>&1 || true
+    kubectl delete certificate web-acme wild-acme -n default --ignore-not-found >/dev/null 2>&1 || true
+    kubectl delete secret web-acme-tls wild-acme-tls -n default --ignore-not-found >/dev/null 2>&1 || true
+    kubectl delete clusterissuer pebble-http01 pebble-dns01 --ignore-not-found >/dev/null 2>&1 || true
     helm uninstall certsmith -n certsmith >/dev/null 2>&1 || true
   fi
   bash "$HACK/testenv.sh" down
@@ -56,7 +61,11 @@ show kubectl get crd -l app.kubernetes.io/part-of=certsmith
 
 banner "4. Start the controller (in the background; it stops when this script ends)"
 mkdir -p target
-target/release/certsmith controller --cluster-resource-namespace certsmith >target/demo-controller.log 2>&1 &
+# The bed's DNS (BIND) answers for *.example.test and Pebble validates http-01 on $HTTP01_PORT:
+# point the self-checks there, as a real cluster's would go to its resolvers and port 80.
+target/release/certsmith controller --cluster-resource-namespace certsmith \
+  --dns01-recursive-nameservers "$RFC2136_NAMESERVER" --dns01-recursive-nameservers-only \
+  --acme-http01-self-check-port "$HTTP01_PORT" >target/demo-controller.log 2>&1 &
 controller_pid=$!
 trap 'kill $controller_pid 2>/dev/null || true' EXIT
 echo "certsmith controller running (pid $controller_pid, log target/demo-controller.log)"
@@ -75,11 +84,77 @@ kubectl get secret web-tls -n default -o jsonpath='{.data.ca\.crt}' | base64 -d 
 show openssl x509 -in "$work/tls.crt" -noout -subject -issuer -dates -ext subjectAltName
 show openssl verify -CAfile "$work/ca.crt" "$work/tls.crt"
 printf 'renewal scheduled at: %s\n' "$(kubectl get certificate web -n default -o jsonpath='{.status.renewalTime}')"
-rm -rf "$work"
-echo "(The ACME ClusterIssuers of examples/ are not Ready: ACME is the next milestone. They say so:)"
-show kubectl get clusterissuer letsencrypt-staging -o wide
 
-banner "7. The schema rejects mistakes with a message naming the field"
+banner "7. ACME from the local Pebble: http-01 and a dns-01 wildcard"
+kubectl create secret generic pebble-tsig -n certsmith --from-literal=secret="$RFC2136_TSIG_SECRET" \
+  --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+ca_bundle=$(base64 -w0 <"$ACME_SERVER_CA_FILE")
+cat <<YAML | tee "$work.issuers.yaml" | sed 's/^/  /'
+apiVersion: cert-manager.io/v1
+kind: ClusterIssuer
+metadata: {name: pebble-http01}
+spec:
+  acme:
+    server: $ACME_DIRECTORY_URL
+    email: demo@example.test
+    caBundle: <the bed's CA, base64>
+    privateKeySecretRef: {name: pebble-http01-account}
+    solvers:
+      - http01: {ingress: {ingressClassName: bed}}
+---
+apiVersion: cert-manager.io/v1
+kind: ClusterIssuer
+metadata: {name: pebble-dns01}
+spec:
+  acme:
+    server: $ACME_DIRECTORY_URL
+    email: demo@example.test
+    caBundle: <the bed's CA, base64>
+    privateKeySecretRef: {name: pebble-dns01-account}
+    solvers:
+      - dns01:
+          rfc2136:
+            nameserver: $RFC2136_NAMESERVER
+            tsigKeyName: $RFC2136_TSIG_KEY
+            tsigAlgorithm: HMACSHA256
+            tsigSecretSecretRef: {name: pebble-tsig, key: secret}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: web-acme, namespace: default}
+spec:
+  secretName: web-acme-tls
+  dnsNames: [demo-web.example.test]
+  issuerRef: {name: pebble-http01, kind: ClusterIssuer}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: wild-acme, namespace: default}
+spec:
+  secretName: wild-acme-tls
+  dnsNames: ["*.demo.example.test", demo.example.test]
+  issuerRef: {name: pebble-dns01, kind: ClusterIssuer}
+YAML
+sed "s|caBundle: <the bed's CA, base64>|caBundle: $ca_bundle|" "$work.issuers.yaml" | kubectl apply -f -
+rm -f "$work.issuers.yaml"
+started=$(date +%s%N)
+show kubectl wait --for=condition=Ready certificate/web-acme certificate/wild-acme -n default --timeout=120s
+printf 'both Ready %s ms after apply\n' "$(( ($(date +%s%N) - started) / 1000000 ))"
+show kubectl get clusterissuers pebble-http01 pebble-dns01 -o wide
+show kubectl get orders -n default -o wide
+for name in web-acme wild-acme; do
+  kubectl get secret "$name-tls" -n default -o jsonpath='{.data.tls\.crt}' | base64 -d >"$work/$name.crt"
+  show openssl x509 -in "$work/$name.crt" -noout -subject -issuer -dates -ext subjectAltName
+  show openssl verify -CAfile "$PEBBLE_ROOT_PEM" -untrusted "$work/$name.crt" "$work/$name.crt"
+done
+echo "Challenges, solver Pods and TXT records are gone once the orders are valid:"
+show kubectl get challenges,pods,ingresses -n default
+echo "(examples/clusterissuer-letsencrypt-staging.yaml points at the real Let's Encrypt, which this"
+echo " machine cannot reach: its Ready condition says so instead of failing silently.)"
+show kubectl get clusterissuer letsencrypt-staging -o wide
+rm -rf "$work"
+
+banner "8. The schema rejects mistakes with a message naming the field"
 bad=$(mktemp)
 cat >"$bad" <<'YAML'
 apiVersion: cert-manager.io/v1
@@ -97,7 +172,7 @@ printf '$ kubectl apply -f - <<EOF ... duration: 90d, renewBefore + renewBeforeP
 kubectl apply -f "$bad" 2>&1 | sed 's/^/  /' || true
 rm -f "$bad"
 
-banner "8. kubectl explain knows every field"
+banner "9. kubectl explain knows every field"
 show kubectl explain certificate.spec.renewBefore
 
 banner "Done"

@@ -34,10 +34,10 @@ fi
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets --locked -- -D warnings
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test (unit and integration)"
-cargo test --all-targets --locked "$@"
+cargo test --workspace --all-targets --locked "$@"
 
 step "done"

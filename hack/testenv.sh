@@ -8,7 +8,8 @@
 #
 # Parts: BIND9 (authoritative for $CERTSMITH_DNS_ZONE, TSIG dynamic updates, wildcard A to
 # 127.0.0.1), Pebble (ACME, validating against that BIND), a second, strict Pebble (`pebble-strict`:
-# External Account Binding required, 40 % of nonces rejected, one alternate chain), etcd and
+# External Account Binding required, 40 % of nonces rejected, one alternate chain, http-01 validated
+# on a dead port so such challenges end invalid), etcd and
 # kube-apiserver (+ kubectl and helm), and the solver host (`solver-host`, hack/solver-host: the
 # kubelet + ingress controller stand-in that runs the real `certsmith acmesolver` for each HTTP-01
 # solver Pod and routes $HTTP01_PORT to it by Ingress; built with cargo). Go tools are built and
@@ -47,6 +48,9 @@ ETCD_PORT=${CERTSMITH_ETCD_PORT:-22379}
 ETCD_PEER_PORT=${CERTSMITH_ETCD_PEER_PORT:-22380}
 APISERVER_PORT=${CERTSMITH_APISERVER_PORT:-26443}
 HTTP01_PORT=${HTTP01_PORT:-5002}
+# pebble-strict validates http-01 on a port nothing listens on: there an http-01 challenge that
+# passes the self-check still fails at the ACME server (a firewalled cluster), ending invalid.
+HTTP01_DEAD_PORT=${HTTP01_DEAD_PORT:-5009}
 TLSALPN01_PORT=${TLSALPN01_PORT:-5001}
 ZONE=${CERTSMITH_DNS_ZONE:-example.test}
 TSIG_NAME=certsmith-testenv
@@ -464,7 +468,7 @@ up_pebble_strict() {
     "managementListenAddress": "127.0.0.1:$ACME_STRICT_MGMT_PORT",
     "certificate": "$PKI/pebble.crt",
     "privateKey": "$PKI/pebble.key",
-    "httpPort": $HTTP01_PORT,
+    "httpPort": $HTTP01_DEAD_PORT,
     "tlsPort": $TLSALPN01_PORT,
     "ocspResponderURL": "",
     "externalAccountBindingRequired": true,
@@ -626,6 +630,7 @@ write_env() {
     kv ACME_STRICT_EAB2_KEY_ID "$EAB2_KEY_ID"
     kv ACME_STRICT_EAB2_HMAC_KEY "$(<"$STATE/pebble-strict/eab2-hmac.key")"
     kv HTTP01_PORT "$HTTP01_PORT"
+    kv HTTP01_DEAD_PORT "$HTTP01_DEAD_PORT"
     kv TLSALPN01_PORT "$TLSALPN01_PORT"
     kv RFC2136_NAMESERVER "127.0.0.1:$DNS_PORT"
     kv RFC2136_ZONE "$ZONE"
@@ -686,7 +691,7 @@ cmd_status() {
     case $name in
       named) detail="dns 127.0.0.1:$DNS_PORT zone $ZONE"; ok=health_named ;;
       pebble) detail="acme https://127.0.0.1:$ACME_PORT/dir mgmt :$ACME_MGMT_PORT"; ok=health_pebble ;;
-      pebble-strict) detail="acme https://127.0.0.1:$ACME_STRICT_PORT/dir mgmt :$ACME_STRICT_MGMT_PORT (EAB, 40% badNonce)"; ok=health_pebble_strict ;;
+      pebble-strict) detail="acme https://127.0.0.1:$ACME_STRICT_PORT/dir mgmt :$ACME_STRICT_MGMT_PORT (EAB, 40% badNonce, http-01 to :$HTTP01_DEAD_PORT)"; ok=health_pebble_strict ;;
       etcd) detail="http://127.0.0.1:$ETCD_PORT"; ok=health_etcd ;;
       kube-apiserver) detail="https://127.0.0.1:$APISERVER_PORT"; ok=health_apiserver ;;
       solver-host) detail="http-01 http://127.0.0.1:$HTTP01_PORT (acmesolver per solver Pod)"; ok=health_solver_host ;;

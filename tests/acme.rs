@@ -567,11 +567,17 @@ async fn bad_input_is_reported() {
 }
 
 /// The strict Pebble requires External Account Binding and rejects 40% of nonces: without EAB
-/// the Issuer says so; with it a certificate is issued through the bad nonces, and the chain
-/// preferred by name (Pebble's alternate root) is the one stored.
+/// the Issuer says so; with it a certificate is issued (dns-01, one name) through the bad
+/// nonces, and the chain preferred by name (Pebble's alternate root) is the one stored.
 #[tokio::test]
 async fn eab_bad_nonces_and_preferred_chain() {
     let env = setup("acme-strict").await;
+    env.secret(
+        "tsig",
+        "secret",
+        env.bed.var("RFC2136_TSIG_SECRET").as_bytes(),
+    )
+    .await;
     env.apply(
         "Issuer",
         "strict-noeab",
@@ -606,7 +612,10 @@ async fn eab_bad_nonces_and_preferred_chain() {
                 .map(|v| v.trim_start_matches([' ', '=']).trim().to_owned())
         })
         .expect("the alternate root's CN");
-    let mut acme = env.acme(true, json!([{ "http01": { "ingress": {} } }]));
+    let mut acme = env.acme(
+        true,
+        json!([{ "dns01": { "rfc2136": env.rfc2136("tsig") } }]),
+    );
     acme["privateKeySecretRef"] = json!({ "name": "strict-account" });
     acme["externalAccountBinding"] = json!({ "keyID": env.bed.var("ACME_STRICT_EAB_KEY_ID"), "keySecretRef": { "name": "eab", "key": "secret" } });
     acme["preferredChain"] = json!(cn);
@@ -615,7 +624,12 @@ async fn eab_bad_nonces_and_preferred_chain() {
         .await;
     let name = format!("{}.example.test", random_label("strict"));
     env.apply("Certificate", "strict", json!({ "secretName": "strict-tls", "dnsNames": [name], "issuerRef": { "name": "strict" } })).await;
+    let started = Instant::now();
     let secret = env.ready("strict", 1).await;
+    println!(
+        "{{\"figure\":\"acme_dns01_single_name_strict_apply_to_ready_seconds\",\"value\":{:.2}}}",
+        started.elapsed().as_secs_f64()
+    );
     verify_chain(&secret, &alternate, "preferred chain");
     let bad_nonces = env
         .ctl
@@ -624,6 +638,74 @@ async fn eab_bad_nonces_and_preferred_chain() {
         .filter(|l| l.contains("ACME request") && l.contains("400"))
         .count();
     println!("{{\"figure\":\"acme_strict_bad_nonce_responses\",\"value\":{bad_nonces}}}");
+}
+
+/// A challenge the ACME server cannot validate (the strict Pebble checks http-01 on a port
+/// nothing listens on, though the self-check passes): the Challenge and Order end invalid with
+/// the server's reason, the Certificate says it, and nothing more is asked of the server while
+/// the Certificate backs off.
+#[tokio::test]
+async fn failing_challenge_ends_invalid_and_backs_off() {
+    let env = setup("acme-invalid").await;
+    env.secret(
+        "eab",
+        "secret",
+        env.bed.var("ACME_STRICT_EAB_HMAC_KEY").as_bytes(),
+    )
+    .await;
+    let mut acme = env.acme(true, json!([{ "http01": { "ingress": {} } }]));
+    acme["externalAccountBinding"] = json!({ "keyID": env.bed.var("ACME_STRICT_EAB_KEY_ID"), "keySecretRef": { "name": "eab", "key": "secret" } });
+    env.apply("Issuer", "unreachable-solver", json!({ "acme": acme }))
+        .await;
+    env.issuer_ready("unreachable-solver", ConditionStatus::True, "Ready")
+        .await;
+    let name = format!("{}.example.test", random_label("invalid"));
+    env.apply("Certificate", "invalid", json!({ "secretName": "invalid-tls", "dnsNames": [name], "issuerRef": { "name": "unreachable-solver" } })).await;
+    let message = env
+        .not_ready_with("invalid", "the failed validation", |m| {
+            m.contains("is invalid")
+        })
+        .await;
+    assert!(
+        message.contains(&name) || message.to_ascii_lowercase().contains("connect"),
+        "{message}"
+    );
+    let orders = env
+        .api::<Order>()
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(orders.len(), 1);
+    assert_eq!(
+        orders[0].status.as_ref().unwrap().state,
+        Some(certsmith::api::AcmeState::Invalid)
+    );
+    let before = env.acme_requests(None);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(
+        env.acme_requests(None),
+        before,
+        "no ACME request while backed off"
+    );
+    let cert: Certificate = env.api().get("invalid").await.unwrap();
+    assert_eq!(cert.status.unwrap().failed_issuance_attempts, Some(1));
+    let solver = ListParams::default().labels("acme.cert-manager.io/http01-solver=true");
+    env.wait(
+        Duration::from_secs(20),
+        "the solver objects removed",
+        || async {
+            env.api::<Pod>()
+                .list(&solver)
+                .await
+                .ok()?
+                .items
+                .is_empty()
+                .then_some(())
+        },
+    )
+    .await;
+    println!("invalid challenge reported as: {message}");
 }
 
 /// SIGKILL in the middle of ACME issuance: after a restart every Certificate is issued, each
