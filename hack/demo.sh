@@ -57,6 +57,7 @@ for crd in $(kubectl get crd -o name | grep -E 'cert-manager\.io$' || true); do
   fi
 done
 show helm upgrade --install certsmith charts/certsmith -n certsmith --create-namespace --set installCRDs=true --wait=false
+show kubectl wait --for=condition=Established crd -l app.kubernetes.io/part-of=certsmith --timeout=60s
 show kubectl get crd -l app.kubernetes.io/part-of=certsmith
 
 banner "4. Start the controller (in the background; it stops when this script ends)"

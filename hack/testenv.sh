@@ -3,6 +3,9 @@
 #
 #   hack/testenv.sh up       install/build what is missing, start what is not running, write $STATE/env
 #   hack/testenv.sh down     stop the processes this script started (caches, PKI and data stay)
+#   hack/testenv.sh reset    down, then forget the cluster's data (etcd): a fresh, empty cluster
+#                            at the next `up` (the bed has no namespace controller, so test
+#                            namespaces and their objects otherwise pile up on a long-lived bed)
 #   hack/testenv.sh status   which parts are up (exit 0 when all are, 3 otherwise)
 #   hack/testenv.sh env      print $STATE/env (use: `. target/testenv/env`)
 #
@@ -711,6 +714,12 @@ cmd_status() {
   return "$all"
 }
 
+cmd_reset() {
+  cmd_down
+  rm -rf "${STATE:?}/etcd"
+  echo "cluster data removed: the next \`up\` starts an empty cluster"
+}
+
 cmd_env() {
   [[ -r $STATE/env ]] || die "no $STATE/env yet: run hack/testenv.sh up"
   cat "$STATE/env"
@@ -720,10 +729,11 @@ main() {
   case ${1:-} in
     up) cmd_up ;;
     down) cmd_down ;;
+    reset) cmd_reset ;;
     status) cmd_status ;;
     env) cmd_env ;;
     *)
-      echo "usage: $0 up|down|status|env" >&2
+      echo "usage: $0 up|down|reset|status|env" >&2
       exit 2
       ;;
   esac
