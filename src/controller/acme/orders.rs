@@ -199,9 +199,13 @@ async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Order
         OrderStep::CreateChallenges(urls) => {
             create_challenges(&ctx, &order, &issuer, &account, &urls).await
         }
-        OrderStep::Refresh => refresh(&ctx, &order, &account).await,
-        OrderStep::Finalize => finalize(&ctx, &order, &account).await,
-        OrderStep::Download => download(&ctx, &order, &issuer, &account).await,
+        OrderStep::Refresh => refresh(&ctx, &order, &issuer, &account).await,
+        OrderStep::Finalize => finalize(&ctx, &order, &issuer, &account).await,
+        OrderStep::Download => {
+            let status = order.status.clone().unwrap_or_default();
+            let url = status.url.clone().unwrap_or_default();
+            download(&ctx, &order, &issuer, &account, status, &url).await
+        }
         OrderStep::WaitForChallenges | OrderStep::Done | OrderStep::ChallengeErrored(_) => {
             Ok(Ok(Action::await_change()))
         }
@@ -402,7 +406,12 @@ async fn create_challenges(
     Ok(Ok(Action::await_change()))
 }
 
-async fn refresh(ctx: &Context, order: &Order, account: &AcmeAccount) -> StepResult {
+async fn refresh(
+    ctx: &Context,
+    order: &Order,
+    issuer: &ResolvedIssuer,
+    account: &AcmeAccount,
+) -> StepResult {
     let status = order.status.clone().unwrap_or_default();
     let url = status.url.clone().unwrap_or_default();
     let snapshot = match account.order(&url).await {
@@ -410,6 +419,13 @@ async fn refresh(ctx: &Context, order: &Order, account: &AcmeAccount) -> StepRes
         Err(err) => return Ok(Err(err)),
     };
     let new = mirror(status.clone(), &snapshot);
+    if let Some(cert_url) = snapshot
+        .certificate_url
+        .as_deref()
+        .filter(|_| snapshot.state == AcmeState::Valid)
+    {
+        return download(ctx, order, issuer, account, new, cert_url).await;
+    }
     if new != status {
         write_status(ctx, order, &new).await?;
         return Ok(Ok(Action::await_change()));
@@ -424,7 +440,12 @@ async fn refresh(ctx: &Context, order: &Order, account: &AcmeAccount) -> StepRes
     )))
 }
 
-async fn finalize(ctx: &Context, order: &Order, account: &AcmeAccount) -> StepResult {
+async fn finalize(
+    ctx: &Context,
+    order: &Order,
+    issuer: &ResolvedIssuer,
+    account: &AcmeAccount,
+) -> StepResult {
     let status = order.status.clone().unwrap_or_default();
     let (Some(url), Some(finalize_url)) = (status.url.clone(), status.finalize_url.clone()) else {
         return Ok(Ok(Action::await_change()));
@@ -451,24 +472,34 @@ async fn finalize(ctx: &Context, order: &Order, account: &AcmeAccount) -> StepRe
         },
         Err(err) => return Ok(Err(err)),
     };
-    write_status(ctx, order, &mirror(status, &snapshot)).await?;
+    let new = mirror(status, &snapshot);
+    if let Some(cert_url) = snapshot
+        .certificate_url
+        .as_deref()
+        .filter(|_| snapshot.state == AcmeState::Valid)
+    {
+        return download(ctx, order, issuer, account, new, cert_url).await;
+    }
+    write_status(ctx, order, &new).await?;
     Ok(Ok(Action::await_change()))
 }
 
+/// Downloads the chain from `url` (the certificate URL, or the order URL after a restart) and
+/// writes `status` with it: one status write for "valid" and the certificate.
 async fn download(
     ctx: &Context,
     order: &Order,
     issuer: &ResolvedIssuer,
     account: &AcmeAccount,
+    mut status: OrderStatus,
+    url: &str,
 ) -> StepResult {
-    let mut status = order.status.clone().unwrap_or_default();
-    let url = status.url.clone().unwrap_or_default();
     let preferred = issuer
         .acme
         .preferred_chain
         .as_deref()
         .filter(|p| !p.is_empty());
-    let pem = match account.certificate(&url, preferred).await {
+    let pem = match account.certificate(url, preferred).await {
         Ok(pem) => pem,
         Err(err) => return Ok(Err(err)),
     };
