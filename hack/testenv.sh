@@ -331,6 +331,12 @@ subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernete
 keyUsage=critical,digitalSignature
 extendedKeyUsage=clientAuth
 authorityKeyIdentifier=keyid'; made=1; }
+  # The aggregation layer's client cert: kube-apiserver proxies /apis/<group>/... of an
+  # APIService (a DNS-01 webhook solver) with it.
+  [[ -s $PKI/front-proxy.crt ]] || { leaf front-proxy "/CN=front-proxy-client" 'basicConstraints=critical,CA:false
+keyUsage=critical,digitalSignature
+extendedKeyUsage=clientAuth
+authorityKeyIdentifier=keyid'; made=1; }
   if [[ ! -s $PKI/sa.key ]]; then
     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI/sa.key" 2>/dev/null
     openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
@@ -525,7 +531,7 @@ health_apiserver() {
 }
 up_apiserver() {
   mkdir -p "$STATE/kube-apiserver"
-  ensure kube-apiserver 240 health_apiserver "$(sum "$PKI/ca.pem" "$PKI/apiserver.crt" "$PKI/sa.pub")" "$APISERVER_PORT" -- \
+  ensure kube-apiserver 240 health_apiserver "$(sum "$PKI/ca.pem" "$PKI/apiserver.crt" "$PKI/sa.pub" "$PKI/front-proxy.crt")" "$APISERVER_PORT" -- \
     "$BIN/kube-apiserver-$KUBERNETES_VERSION" \
     --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
     --cert-dir="$STATE/kube-apiserver" \
@@ -538,7 +544,14 @@ up_apiserver() {
     --service-account-key-file="$PKI/sa.pub" \
     --service-account-signing-key-file="$PKI/sa.key" \
     --allow-privileged=true \
-    --disable-admission-plugins=ServiceAccount
+    --disable-admission-plugins=ServiceAccount \
+    --requestheader-client-ca-file="$PKI/ca.pem" \
+    --requestheader-allowed-names=front-proxy-client \
+    --requestheader-username-headers=X-Remote-User \
+    --requestheader-group-headers=X-Remote-Group \
+    --requestheader-extra-headers-prefix=X-Remote-Extra- \
+    --proxy-client-cert-file="$PKI/front-proxy.crt" --proxy-client-key-file="$PKI/front-proxy.key" \
+    --enable-aggregator-routing=true
 }
 
 health_solver_host() {

@@ -25,6 +25,7 @@
 pub mod cname;
 pub mod propagation;
 pub mod rfc2136;
+pub mod webhook;
 mod wire;
 mod zone;
 
@@ -34,6 +35,7 @@ use std::time::Duration;
 pub use cname::{CnameStrategy, challenge_record_name, follow_cname, resolve_record_name};
 pub use propagation::{Authoritative, Nameservers, PropagationState, ServerAnswer, TxtAnswer};
 pub use rfc2136::{Protocol, Rfc2136, Rfc2136Config, TsigAlgorithm, TsigKey, TsigSecret};
+pub use zone::zone_via_resolvers;
 
 /// Everything that can go wrong while solving a DNS-01 challenge.
 ///

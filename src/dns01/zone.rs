@@ -127,6 +127,17 @@ pub(crate) fn rcode_name(rcode: ResponseCode) -> String {
     }
 }
 
+/// The zone apex of `fqdn`, found by asking `resolvers` (the system's when empty) for SOA
+/// records up the name: what a DNS-01 webhook solver is told as `resolvedZone`.
+pub async fn zone_via_resolvers(
+    fqdn: &str,
+    resolvers: &[std::net::SocketAddr],
+) -> Result<String, Dns01Error> {
+    let name = super::cname::parse_fqdn(fqdn)?;
+    let servers = super::propagation::lookup_servers(resolvers, super::rfc2136::DEFAULT_TIMEOUT)?;
+    Ok(find_zone(&name, &servers, true).await?.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
