@@ -514,6 +514,15 @@ async fn bad_input_is_reported() {
         .await;
     env.apply("Certificate", "badtsig", json!({ "secretName": "badtsig-tls", "dnsNames": [format!("x.{zone}")], "issuerRef": { "name": "badtsig" } })).await;
     env.apply("Certificate", "uncovered", json!({ "secretName": "uncovered-tls", "dnsNames": ["elsewhere.example.test"], "issuerRef": { "name": "badtsig" } })).await;
+    env.apply(
+        "Issuer",
+        "cloudflare",
+        json!({ "acme": env.acme(false, json!([
+        { "dns01": { "cloudflare": { "apiTokenSecretRef": { "name": "cf", "key": "token" } } } },
+    ])) }),
+    )
+    .await;
+    env.apply("Certificate", "cloudflare", json!({ "secretName": "cloudflare-tls", "dnsNames": [format!("cf.{zone}")], "issuerRef": { "name": "cloudflare" } })).await;
 
     let message = env
         .not_ready_with("badtsig", "the TSIG failure", |m| {
