@@ -583,6 +583,12 @@ async fn reconcile_inner(
                     return Ok(Action::await_change());
                 }
             };
+            // The cached Certificate may be a step behind (this controller wakes on Secret and
+            // request events too): if the issuance already ended, writing again would only
+            // repeat two writes. One read is cheaper than those.
+            if already_ended(ctx, certificate).await? {
+                return Ok(Action::await_change());
+            }
             let secret_name = &certificate.spec.secret_name;
             let existing = get_secret(ctx, &namespace, secret_name).await?;
             // Another Certificate keeps this Secret (it may have appeared since the trigger
@@ -663,6 +669,27 @@ async fn reconcile_inner(
             Ok(Action::await_change())
         }
     }
+}
+
+/// Whether the issuance `certificate` (as cached) is in has ended already on the API server:
+/// no longer Issuing, or at another revision.
+async fn already_ended(ctx: &Context, certificate: &Certificate) -> Result<bool, CertificateError> {
+    let namespace = certificate.namespace().unwrap_or_default();
+    let name = certificate.name_any();
+    let fresh = Api::<Certificate>::namespaced(ctx.client.clone(), &namespace)
+        .get_opt(&name)
+        .await
+        .map_err(|source| CertificateError::Read {
+            what: format!("Certificate {namespace}/{name}"),
+            source,
+        })?;
+    Ok(match fresh {
+        None => true,
+        Some(fresh) if fresh.metadata.resource_version == certificate.metadata.resource_version => {
+            false
+        }
+        Some(fresh) => !is_issuing(&fresh) || next_revision(&fresh) != next_revision(certificate),
+    })
 }
 
 /// Not issuing: re-applies the Secret from the certificate and key it holds when its
