@@ -12,4 +12,5 @@ pub mod http01;
 pub mod issuer;
 pub mod pki;
 pub mod policy;
+pub mod shim;
 pub mod telemetry;

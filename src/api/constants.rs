@@ -100,6 +100,8 @@ pub const ANN_HTTP01_EDIT_IN_PLACE: &str = "acme.cert-manager.io/http01-edit-in-
 pub const ANN_HTTP01_INGRESS_CLASS: &str = "acme.cert-manager.io/http01-ingress-class";
 pub const ANN_HTTP01_INGRESS_CLASS_NAME: &str =
     "acme.cert-manager.io/http01-ingress-ingressclassname";
+/// The prefix of the http-01 override annotations, copied Certificate → request → Order.
+pub const HTTP01_OVERRIDE_PREFIX: &str = "acme.cert-manager.io/http01-override-";
 pub const ANN_HTTP01_OVERRIDE_INGRESS_NAME: &str =
     "acme.cert-manager.io/http01-override-ingress-name";
 pub const ANN_HTTP01_OVERRIDE_INGRESS_CLASS: &str =

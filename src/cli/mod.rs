@@ -69,6 +69,19 @@ pub struct ControllerArgs {
     /// At most this many ACME Challenges are processed at once.
     #[arg(long, default_value_t = 60)]
     pub max_concurrent_challenges: usize,
+    /// Run the Ingress shim (Ingresses annotated cert-manager.io/cluster-issuer, issuer, or
+    /// kubernetes.io/tls-acme get Certificates). `--ingress-shim=false` turns it off.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub ingress_shim: bool,
+    /// Issuer for Ingresses annotated `kubernetes.io/tls-acme: "true"` without an issuer.
+    #[arg(long)]
+    pub default_issuer_name: Option<String>,
+    /// Kind of the default issuer (Issuer or ClusterIssuer).
+    #[arg(long, default_value = "Issuer")]
+    pub default_issuer_kind: String,
+    /// API group of the default issuer.
+    #[arg(long, default_value = "cert-manager.io")]
+    pub default_issuer_group: String,
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -107,6 +120,14 @@ fn run_controller(args: ControllerArgs) -> ExitCode {
             http01_self_check_port: args.acme_http01_self_check_port,
             http01_solver_image: args.acme_http01_solver_image,
             max_concurrent_challenges: args.max_concurrent_challenges.max(1),
+        },
+        shim: crate::controller::ShimSettings {
+            ingress: args.ingress_shim,
+            default_issuer: crate::shim::annotations::DefaultIssuer {
+                name: args.default_issuer_name,
+                kind: Some(args.default_issuer_kind),
+                group: Some(args.default_issuer_group),
+            },
         },
     };
     match runtime.block_on(crate::controller::run(settings)) {

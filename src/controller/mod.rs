@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod certificates;
 pub mod issuers;
 pub mod requests;
+pub mod shim;
 
 use std::sync::Arc;
 
@@ -29,6 +30,25 @@ pub struct Context {
     pub namespace: Option<String>,
     /// ACME accounts, request counters and settings.
     pub acme: acme::accounts::AcmeRuntime,
+    pub shim: ShimSettings,
+}
+
+/// The Ingress shim's settings.
+#[derive(Clone, Debug)]
+pub struct ShimSettings {
+    /// Run the Ingress shim (on by default).
+    pub ingress: bool,
+    /// The issuer for `kubernetes.io/tls-acme: "true"`.
+    pub default_issuer: crate::shim::annotations::DefaultIssuer,
+}
+
+impl Default for ShimSettings {
+    fn default() -> Self {
+        ShimSettings {
+            ingress: true,
+            default_issuer: Default::default(),
+        }
+    }
 }
 
 impl Context {
@@ -51,6 +71,7 @@ pub struct Settings {
     /// Watch only this namespace; ClusterIssuers are then not reconciled.
     pub namespace: Option<String>,
     pub acme: acme::accounts::AcmeSettings,
+    pub shim: ShimSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +139,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
             settings: settings.acme,
             ..Default::default()
         },
+        shim: settings.shim,
     });
     tracing::info!(
         cluster_resource_namespace = %ctx.cluster_resource_namespace,
@@ -125,6 +147,11 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         "certsmith controller starting"
     );
     let shutdown = shutdown_signal();
+    let ingress_shim = async {
+        if ctx.shim.ingress {
+            shim::run(ctx.clone(), shutdown.clone()).await;
+        }
+    };
     let cluster_issuers = async {
         if ctx.namespace.is_none() {
             issuers::run_cluster_issuers(ctx.clone(), shutdown.clone()).await;
@@ -138,6 +165,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         certificates::run(ctx.clone(), shutdown.clone()),
         acme::orders::run(ctx.clone(), shutdown.clone()),
         acme::challenges::run(ctx.clone(), shutdown.clone()),
+        ingress_shim,
     );
     tracing::info!("certsmith controller stopped");
     Ok(())

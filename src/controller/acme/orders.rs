@@ -26,6 +26,7 @@ use crate::api::{AcmeAuthorization, AcmeChallenge, AcmeState, Challenge, Order, 
 use crate::controller::Context;
 use crate::issuer::acme::orders::{
     ChallengeRequest, acme_type, challenge_for_order, challenge_type, order_labels,
+    with_http01_overrides,
 };
 use crate::issuer::acme::solvers::choose_solver;
 use crate::pki::csr::csr_pem_to_der;
@@ -372,6 +373,7 @@ async fn create_challenges(
             crate::api::ChallengeType::Http01 => account.key_authorization(&offer.token),
             crate::api::ChallengeType::Dns01 => account.dns01_txt_value(&offer.token),
         };
+        let solver = with_http01_overrides(chosen.solver, order);
         let challenge = challenge_for_order(
             order,
             ChallengeRequest {
@@ -380,7 +382,7 @@ async fn create_challenges(
                 token: &offer.token,
                 challenge_type: chosen.challenge_type,
                 key,
-                solver: chosen.solver,
+                solver: &solver,
             },
         );
         match api.create(&PostParams::default(), &challenge).await {

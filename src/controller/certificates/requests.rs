@@ -22,6 +22,7 @@ use super::{
     CertificateError, MANAGER_REQUESTS, backoff_key, get_request, get_secret, next_revision,
     request_name,
 };
+use crate::api::HTTP01_OVERRIDE_PREFIX;
 use crate::api::{
     ANN_CERTIFICATE_NAME, ANN_CERTIFICATE_REVISION, ANN_PRIVATE_KEY_SECRET_NAME, CONDITION_ISSUING,
     Certificate, CertificateRequest, CertificateRequestSpec, TLS_PRIVATE_KEY_KEY, find_condition,
@@ -162,6 +163,14 @@ pub(super) fn new_request(
                 ]
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v))
+                // The shim's http-01 overrides travel to the Order with the request.
+                .chain(
+                    certificate
+                        .annotations()
+                        .iter()
+                        .filter(|(k, _)| k.starts_with(HTTP01_OVERRIDE_PREFIX))
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                )
                 .collect(),
             ),
             owner_references: certificate.controller_owner_ref(&()).map(|o| vec![o]),

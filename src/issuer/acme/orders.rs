@@ -11,6 +11,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use kube::{Resource, ResourceExt};
 
 use crate::api::{
+    ANN_HTTP01_OVERRIDE_INGRESS_CLASS, ANN_HTTP01_OVERRIDE_INGRESS_CLASS_NAME,
+    ANN_HTTP01_OVERRIDE_INGRESS_NAME, HTTP01_OVERRIDE_PREFIX,
+};
+use crate::api::{
     AcmeAuthorization, AcmeChallengeSolver, AcmeIssuer, CertificateRequest, Challenge,
     ChallengeSpec, ChallengeType, Order, OrderSpec,
 };
@@ -70,6 +74,15 @@ pub fn order_for_request(
         name: order.metadata.name.take(),
         namespace: request.namespace(),
         labels: request.metadata.labels.clone(),
+        annotations: Some(
+            request
+                .annotations()
+                .iter()
+                .filter(|(k, _)| k.starts_with(HTTP01_OVERRIDE_PREFIX))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
+        .filter(|a: &std::collections::BTreeMap<String, String>| !a.is_empty()),
         owner_references: owner(request).map(|o| vec![o]),
         ..Default::default()
     };
@@ -130,6 +143,31 @@ fn fnv1a32(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c_9dc5_u32, |hash, b| {
         (hash ^ u32::from(*b)).wrapping_mul(0x0100_0193)
     })
+}
+
+/// The solver as the Order's http-01 override annotations (set through the Ingress shim's
+/// `acme.cert-manager.io/http01-edit-in-place` and `http01-ingress-class`) change it: route
+/// through the named Ingress, or through a temporary Ingress of the named class. Pure.
+pub fn with_http01_overrides(solver: &AcmeChallengeSolver, order: &Order) -> AcmeChallengeSolver {
+    let mut solver = solver.clone();
+    let annotations = order.annotations();
+    let Some(ingress) = solver.http01.as_mut().and_then(|h| h.ingress.as_mut()) else {
+        return solver;
+    };
+    if let Some(name) = annotations.get(ANN_HTTP01_OVERRIDE_INGRESS_NAME) {
+        ingress.name = Some(name.clone());
+        ingress.class = None;
+        ingress.ingress_class_name = None;
+    } else if let Some(class) = annotations.get(ANN_HTTP01_OVERRIDE_INGRESS_CLASS) {
+        ingress.class = Some(class.clone());
+        ingress.ingress_class_name = None;
+        ingress.name = None;
+    } else if let Some(class) = annotations.get(ANN_HTTP01_OVERRIDE_INGRESS_CLASS_NAME) {
+        ingress.ingress_class_name = Some(class.clone());
+        ingress.class = None;
+        ingress.name = None;
+    }
+    solver
 }
 
 /// The labels of `order`, for solver selection.
