@@ -10,7 +10,8 @@
 # using it, and a server Certificate become kubernetes.io/tls Secrets; then two ACME
 # certificates from the local Pebble, one over http-01 (a solver Pod the bed runs, an Ingress it
 # routes) and a wildcard over dns-01 (a TXT record in BIND through RFC 2136); then it shows the
-# schema rejecting a bad manifest and kubectl explain.
+# an Ingress annotated cert-manager.io/cluster-issuer getting its Secret through the Ingress shim;
+# then the schema rejecting a bad manifest and kubectl explain.
 set -euo pipefail
 HACK=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HACK")
@@ -29,6 +30,9 @@ if [[ ${1:-} == clean ]]; then
     kubectl delete secret demo-root-ca web-tls -n default --ignore-not-found >/dev/null 2>&1 || true
     kubectl delete certificate web-acme wild-acme -n default --ignore-not-found >/dev/null 2>&1 || true
     kubectl delete secret web-acme-tls wild-acme-tls -n default --ignore-not-found >/dev/null 2>&1 || true
+    kubectl delete ingress shop -n default --ignore-not-found >/dev/null 2>&1 || true
+    kubectl delete certificate shop-tls -n default --ignore-not-found >/dev/null 2>&1 || true
+    kubectl delete secret shop-tls -n default --ignore-not-found >/dev/null 2>&1 || true
     kubectl delete clusterissuer pebble-http01 pebble-dns01 --ignore-not-found >/dev/null 2>&1 || true
     helm uninstall certsmith -n certsmith >/dev/null 2>&1 || true
   fi
@@ -87,6 +91,10 @@ show openssl verify -CAfile "$work/ca.crt" "$work/tls.crt"
 printf 'renewal scheduled at: %s\n' "$(kubectl get certificate web -n default -o jsonpath='{.status.renewalTime}')"
 
 banner "7. ACME from the local Pebble: http-01 and a dns-01 wildcard"
+# Pebble makes a new CA at every start: certificates left by an earlier run of the demo would
+# not verify against today's root. Deleting their Secrets has them issued again (a deleted
+# Secret is one of the re-issuance triggers).
+kubectl delete secret web-acme-tls wild-acme-tls shop-tls -n default --ignore-not-found >/dev/null
 kubectl create secret generic pebble-tsig -n certsmith --from-literal=secret="$RFC2136_TSIG_SECRET" \
   --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 ca_bundle=$(base64 -w0 <"$ACME_SERVER_CA_FILE")
@@ -153,9 +161,35 @@ show kubectl get challenges,pods,ingresses -n default
 echo "(examples/clusterissuer-letsencrypt-staging.yaml points at the real Let's Encrypt, which this"
 echo " machine cannot reach: its Ready condition says so instead of failing silently.)"
 show kubectl get clusterissuer letsencrypt-staging -o wide
+
+banner "8. An annotated Ingress gets its certificate (the Ingress shim)"
+shop_ingress=$(cat <<'YAML'
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: shop
+  namespace: default
+  annotations:
+    cert-manager.io/cluster-issuer: pebble-http01
+spec:
+  ingressClassName: bed
+  tls: [{hosts: [shop.example.test], secretName: shop-tls}]
+  rules:
+    - host: shop.example.test
+      http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: shop, port: {number: 80}}}}]}
+YAML
+)
+printf '%s\n' "$shop_ingress" | sed 's/^/  /'
+printf '%s\n' "$shop_ingress" | kubectl apply -f -
+show kubectl wait --for=condition=Ready certificate/shop-tls -n default --timeout=120s
+show kubectl get certificate shop-tls -n default -o wide
+kubectl get secret shop-tls -n default -o jsonpath='{.data.tls\.crt}' | base64 -d >"$work/shop.crt"
+show openssl x509 -in "$work/shop.crt" -noout -subject -issuer -ext subjectAltName
+show openssl verify -CAfile "$PEBBLE_ROOT_PEM" -untrusted "$work/shop.crt" "$work/shop.crt"
+show kubectl get events -n default --field-selector involvedObject.kind=Ingress,involvedObject.name=shop
 rm -rf "$work"
 
-banner "8. The schema rejects mistakes with a message naming the field"
+banner "9. The schema rejects mistakes with a message naming the field"
 bad=$(mktemp)
 cat >"$bad" <<'YAML'
 apiVersion: cert-manager.io/v1
@@ -173,7 +207,7 @@ printf '$ kubectl apply -f - <<EOF ... duration: 90d, renewBefore + renewBeforeP
 kubectl apply -f "$bad" 2>&1 | sed 's/^/  /' || true
 rm -f "$bad"
 
-banner "9. kubectl explain knows every field"
+banner "10. kubectl explain knows every field"
 show kubectl explain certificate.spec.renewBefore
 
 banner "Done"
