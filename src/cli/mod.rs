@@ -73,6 +73,10 @@ pub struct ControllerArgs {
     /// kubernetes.io/tls-acme get Certificates). `--ingress-shim=false` turns it off.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub ingress_shim: bool,
+    /// Run the Gateway shim (Gateways with TLS listeners and the same annotations); it stays
+    /// off by itself when the Gateway API CRDs are not installed. `--gateway-shim=false`.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub gateway_shim: bool,
     /// Issuer for Ingresses annotated `kubernetes.io/tls-acme: "true"` without an issuer.
     #[arg(long)]
     pub default_issuer_name: Option<String>,
@@ -123,6 +127,7 @@ fn run_controller(args: ControllerArgs) -> ExitCode {
         },
         shim: crate::controller::ShimSettings {
             ingress: args.ingress_shim,
+            gateway: args.gateway_shim,
             default_issuer: crate::shim::annotations::DefaultIssuer {
                 name: args.default_issuer_name,
                 kind: Some(args.default_issuer_kind),

@@ -38,6 +38,8 @@ pub struct Context {
 pub struct ShimSettings {
     /// Run the Ingress shim (on by default).
     pub ingress: bool,
+    /// Run the Gateway shim (on by default; off by itself without the Gateway API CRDs).
+    pub gateway: bool,
     /// The issuer for `kubernetes.io/tls-acme: "true"`.
     pub default_issuer: crate::shim::annotations::DefaultIssuer,
 }
@@ -46,6 +48,7 @@ impl Default for ShimSettings {
     fn default() -> Self {
         ShimSettings {
             ingress: true,
+            gateway: true,
             default_issuer: Default::default(),
         }
     }
@@ -152,6 +155,11 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
             shim::run(ctx.clone(), shutdown.clone()).await;
         }
     };
+    let gateway_shim = async {
+        if ctx.shim.gateway {
+            shim::run_gateway(ctx.clone(), shutdown.clone()).await;
+        }
+    };
     let cluster_issuers = async {
         if ctx.namespace.is_none() {
             issuers::run_cluster_issuers(ctx.clone(), shutdown.clone()).await;
@@ -166,6 +174,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         acme::orders::run(ctx.clone(), shutdown.clone()),
         acme::challenges::run(ctx.clone(), shutdown.clone()),
         ingress_shim,
+        gateway_shim,
     );
     tracing::info!("certsmith controller stopped");
     Ok(())

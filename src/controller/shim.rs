@@ -1,4 +1,4 @@
-//! The Ingress shim: an Ingress annotated `cert-manager.io/cluster-issuer` (or `issuer`, the
+//! The Ingress and Gateway shims. An Ingress annotated `cert-manager.io/cluster-issuer` (or `issuer`, the
 //! legacy `certmanager.k8s.io/*`, or `kubernetes.io/tls-acme: "true"` with a default issuer)
 //! gets one Certificate per TLS `secretName`, owned by the Ingress and kept in step with it.
 //!
@@ -9,19 +9,24 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::shim::gateway::gateway_certificates;
 use futures::StreamExt;
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+
 use super::Context;
 use crate::api::Certificate;
 use crate::shim::annotations::{certificate_template, is_shim_managed};
-use crate::shim::ingress::tls_certificates;
+use crate::shim::ingress::{TlsCertificate, tls_certificates};
 
 const CONTROLLER: &str = "ingress-shim";
 const FIELD_MANAGER: &str = "certsmith-ingress-shim";
@@ -42,11 +47,8 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .await;
 }
 
-/// Whether `certificate` is controlled by `ingress` (by uid).
-fn controlled_by(certificate: &Certificate, ingress: &Ingress) -> bool {
-    let Some(uid) = ingress.metadata.uid.as_deref() else {
-        return false;
-    };
+/// Whether `certificate` is controlled by the object with `uid`.
+fn controlled_by(certificate: &Certificate, uid: &str) -> bool {
     certificate
         .owner_references()
         .iter()
@@ -63,13 +65,51 @@ fn controller_of(certificate: &Certificate) -> String {
         .unwrap_or_else(|| "no controller (created by hand)".into())
 }
 
+/// The annotated object (an Ingress or a Gateway) the shim keeps Certificates for.
+struct Owner<'a> {
+    namespace: String,
+    name: String,
+    uid: String,
+    owner_reference: OwnerReference,
+    object_ref: ObjectReference,
+    annotations: &'a BTreeMap<String, String>,
+}
+
 async fn reconcile(ingress: Arc<Ingress>, ctx: Arc<Context>) -> Result<Action, ShimError> {
     if ingress.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    let namespace = ingress.namespace().unwrap_or_default();
-    let name = ingress.name_any();
-    let certificates: Api<Certificate> = Api::namespaced(ctx.client.clone(), &namespace);
+    let (Some(uid), Some(owner_reference)) = (
+        ingress.metadata.uid.clone(),
+        ingress.controller_owner_ref(&()),
+    ) else {
+        return Ok(Action::await_change());
+    };
+    let owner = Owner {
+        namespace: ingress.namespace().unwrap_or_default(),
+        name: ingress.name_any(),
+        uid,
+        owner_reference,
+        object_ref: ingress.object_ref(&()),
+        annotations: ingress.annotations(),
+    };
+    let (wanted, warnings) = tls_certificates(&ingress);
+    sync(&ctx, &owner, wanted, warnings).await?;
+    ctx.backoff
+        .reset(&key("Ingress", &owner.namespace, &owner.name));
+    Ok(Action::await_change())
+}
+
+/// Brings the Certificates `owner` controls in line with `wanted` and its annotations.
+async fn sync(
+    ctx: &Context,
+    owner: &Owner<'_>,
+    wanted: Vec<TlsCertificate>,
+    warnings: Vec<String>,
+) -> Result<(), ShimError> {
+    let namespace = &owner.namespace;
+    let name = &owner.name;
+    let certificates: Api<Certificate> = Api::namespaced(ctx.client.clone(), namespace);
     let owned: Vec<Certificate> = certificates
         .list(&ListParams::default())
         .await
@@ -79,29 +119,28 @@ async fn reconcile(ingress: Arc<Ingress>, ctx: Arc<Context>) -> Result<Action, S
         })?
         .items
         .into_iter()
-        .filter(|c| controlled_by(c, &ingress))
+        .filter(|c| controlled_by(c, &owner.uid))
         .collect();
-    let annotations = ingress.annotations();
-    if !is_shim_managed(annotations) {
+    if !is_shim_managed(owner.annotations) {
         // The annotation went away: the Certificates it made go too (their Secrets stay).
         for certificate in &owned {
             delete(
                 &certificates,
                 certificate,
-                &ingress,
-                &ctx,
-                "the Ingress no longer asks for certificates",
+                owner,
+                ctx,
+                "the object no longer asks for certificates",
             )
             .await?;
         }
-        return Ok(Action::await_change());
+        return Ok(());
     }
-    let template = match certificate_template(&name, annotations, &ctx.shim.default_issuer) {
+    let template = match certificate_template(name, owner.annotations, &ctx.shim.default_issuer) {
         Ok(t) => t,
         Err(errors) => {
             publish(
-                &ctx,
-                &ingress,
+                ctx,
+                &owner.object_ref,
                 EventType::Warning,
                 "BadConfig",
                 format!(
@@ -110,12 +149,18 @@ async fn reconcile(ingress: Arc<Ingress>, ctx: Arc<Context>) -> Result<Action, S
                 ),
             )
             .await;
-            return Ok(Action::await_change());
+            return Ok(());
         }
     };
-    let (wanted, warnings) = tls_certificates(&ingress);
     for warning in warnings {
-        publish(&ctx, &ingress, EventType::Warning, "BadConfig", warning).await;
+        publish(
+            ctx,
+            &owner.object_ref,
+            EventType::Warning,
+            "BadConfig",
+            warning,
+        )
+        .await;
     }
     for tls in &wanted {
         let existing = certificates
@@ -126,19 +171,20 @@ async fn reconcile(ingress: Arc<Ingress>, ctx: Arc<Context>) -> Result<Action, S
                 source,
             })?;
         if let Some(existing) = &existing
-            && !controlled_by(existing, &ingress)
+            && !controlled_by(existing, &owner.uid)
         {
             publish(
-                &ctx,
-                &ingress,
+                ctx,
+                &owner.object_ref,
                 EventType::Warning,
                 "ConflictingCertificate",
                 format!(
                     "Certificate {} for Secret {} already exists and belongs to {}: not touching it; \
-                     give this Ingress's TLS entry another secretName",
+                     give this {} another Secret name",
                     tls.secret_name,
                     tls.secret_name,
-                    controller_of(existing)
+                    controller_of(existing),
+                    owner.owner_reference.kind
                 ),
             )
             .await;
@@ -161,10 +207,9 @@ async fn reconcile(ingress: Arc<Ingress>, ctx: Arc<Context>) -> Result<Action, S
         desired.metadata.namespace = Some(namespace.clone());
         desired.metadata.annotations =
             Some(template.annotations.clone()).filter(|a: &BTreeMap<_, _>| !a.is_empty());
-        desired.metadata.owner_references = ingress.controller_owner_ref(&()).map(|mut o| {
-            o.block_owner_deletion = Some(true);
-            vec![o]
-        });
+        let mut reference = owner.owner_reference.clone();
+        reference.block_owner_deletion = Some(true);
+        desired.metadata.owner_references = Some(vec![reference]);
         let mut patch = serde_json::to_value(&desired).unwrap_or_default();
         patch["apiVersion"] = json!(Certificate::api_version(&()));
         patch["kind"] = json!(Certificate::kind(&()));
@@ -186,13 +231,13 @@ async fn reconcile(ingress: Arc<Ingress>, ctx: Arc<Context>) -> Result<Action, S
         };
         tracing::info!(
             namespace,
-            ingress = name,
+            owner = name,
             certificate = tls.secret_name,
             "{verb} Certificate"
         );
         publish(
-            &ctx,
-            &ingress,
+            ctx,
+            &owner.object_ref,
             EventType::Normal,
             reason,
             format!(
@@ -210,20 +255,19 @@ async fn reconcile(ingress: Arc<Ingress>, ctx: Arc<Context>) -> Result<Action, S
         delete(
             &certificates,
             certificate,
-            &ingress,
-            &ctx,
+            owner,
+            ctx,
             "its TLS entry is gone",
         )
         .await?;
     }
-    ctx.backoff.reset(&key(&ingress));
-    Ok(Action::await_change())
+    Ok(())
 }
 
 async fn delete(
     api: &Api<Certificate>,
     certificate: &Certificate,
-    ingress: &Ingress,
+    owner: &Owner<'_>,
     ctx: &Context,
     why: &str,
 ) -> Result<(), ShimError> {
@@ -240,7 +284,7 @@ async fn delete(
     }
     publish(
         ctx,
-        ingress,
+        &owner.object_ref,
         EventType::Normal,
         "DeleteCertificate",
         format!("Deleted Certificate {name}: {why} (its Secret is kept)"),
@@ -249,7 +293,13 @@ async fn delete(
     Ok(())
 }
 
-async fn publish(ctx: &Context, ingress: &Ingress, type_: EventType, reason: &str, note: String) {
+async fn publish(
+    ctx: &Context,
+    object: &ObjectReference,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
     let event = Event {
         type_,
         reason: reason.into(),
@@ -257,21 +307,105 @@ async fn publish(ctx: &Context, ingress: &Ingress, type_: EventType, reason: &st
         action: "IngressShim".into(),
         secondary: None,
     };
-    if let Err(err) = ctx.recorder.publish(&event, &ingress.object_ref(&())).await {
+    if let Err(err) = ctx.recorder.publish(&event, object).await {
         tracing::warn!(%err, "publishing an Event failed");
     }
 }
 
-fn key(ingress: &Ingress) -> String {
-    format!(
-        "Ingress/{}/{}",
-        ingress.namespace().unwrap_or_default(),
-        ingress.name_any()
-    )
+fn key(kind: &str, namespace: &str, name: &str) -> String {
+    format!("{kind}/{namespace}/{name}")
 }
 
 fn error_policy(ingress: Arc<Ingress>, err: &ShimError, ctx: Arc<Context>) -> Action {
-    let delay = ctx.backoff.next(&key(&ingress));
+    let delay = ctx.backoff.next(&key(
+        "Ingress",
+        &ingress.namespace().unwrap_or_default(),
+        &ingress.name_any(),
+    ));
     tracing::warn!(ingress = ingress.name_any(), %err, retry_in = ?delay, "ingress shim reconcile failed");
+    Action::requeue(delay)
+}
+
+// ------------------------------------------------------------------------------ Gateway shim
+
+/// The Gateway API's Gateway, read as a dynamic object (no typed crate needed).
+pub fn gateway_resource() -> ApiResource {
+    ApiResource {
+        group: "gateway.networking.k8s.io".into(),
+        version: "v1".into(),
+        api_version: "gateway.networking.k8s.io/v1".into(),
+        kind: "Gateway".into(),
+        plural: "gateways".into(),
+    }
+}
+
+/// Runs the Gateway shim until `shutdown`, when the Gateway API CRDs are installed; says once
+/// that it is off when they are not.
+pub async fn run_gateway(
+    ctx: Arc<Context>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let crds: Api<CustomResourceDefinition> = Api::all(ctx.client.clone());
+    match crds.get_opt("gateways.gateway.networking.k8s.io").await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            tracing::info!("the Gateway API CRDs are not installed: the Gateway shim is off");
+            return;
+        }
+        Err(err) => {
+            tracing::warn!(%err, "cannot tell whether the Gateway API is installed: the Gateway shim is off");
+            return;
+        }
+    }
+    let resource = gateway_resource();
+    let api: Api<DynamicObject> = match &ctx.namespace {
+        Some(ns) => Api::namespaced_with(ctx.client.clone(), ns, &resource),
+        None => Api::all_with(ctx.client.clone(), &resource),
+    };
+    Controller::new_with(api, watcher::Config::default(), resource)
+        .owns(ctx.watched::<Certificate>(), watcher::Config::default())
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile_gateway, error_policy_gateway, ctx)
+        .for_each(|r| super::log_outcome("gateway-shim", r))
+        .await;
+}
+
+async fn reconcile_gateway(
+    gateway: Arc<DynamicObject>,
+    ctx: Arc<Context>,
+) -> Result<Action, ShimError> {
+    if gateway.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let resource = gateway_resource();
+    let (Some(uid), Some(owner_reference)) = (
+        gateway.metadata.uid.clone(),
+        gateway.controller_owner_ref(&resource),
+    ) else {
+        return Ok(Action::await_change());
+    };
+    let namespace = gateway.namespace().unwrap_or_default();
+    let owner = Owner {
+        namespace: namespace.clone(),
+        name: gateway.name_any(),
+        uid,
+        owner_reference,
+        object_ref: gateway.object_ref(&resource),
+        annotations: gateway.annotations(),
+    };
+    let (wanted, warnings) = gateway_certificates(&gateway.data, &namespace);
+    sync(&ctx, &owner, wanted, warnings).await?;
+    ctx.backoff
+        .reset(&key("Gateway", &owner.namespace, &owner.name));
+    Ok(Action::await_change())
+}
+
+fn error_policy_gateway(gateway: Arc<DynamicObject>, err: &ShimError, ctx: Arc<Context>) -> Action {
+    let delay = ctx.backoff.next(&key(
+        "Gateway",
+        &gateway.namespace().unwrap_or_default(),
+        &gateway.name_any(),
+    ));
+    tracing::warn!(gateway = gateway.name_any(), %err, retry_in = ?delay, "gateway shim reconcile failed");
     Action::requeue(delay)
 }

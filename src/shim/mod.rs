@@ -1,5 +1,6 @@
-//! The shims: the objects people annotate (Ingresses; Gateways later) become Certificates.
+//! The shims: the objects people annotate (Ingresses, Gateways) become Certificates.
 //! Pure decisions here; the controller is `crate::controller::shim`.
 
 pub mod annotations;
+pub mod gateway;
 pub mod ingress;
