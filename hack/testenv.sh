@@ -8,6 +8,7 @@
 #                            namespaces and their objects otherwise pile up on a long-lived bed)
 #   hack/testenv.sh status   which parts are up (exit 0 when all are, 3 otherwise)
 #   hack/testenv.sh env      print $STATE/env (use: `. target/testenv/env`)
+#   hack/testenv.sh gateway-api   apply only the Gateway API CRDs (part of `up`) to a running bed
 #
 # Parts: BIND9 (authoritative for $CERTSMITH_DNS_ZONE, TSIG dynamic updates, wildcard A to
 # 127.0.0.1), Pebble (ACME, validating against that BIND), a second, strict Pebble (`pebble-strict`:
@@ -222,6 +223,7 @@ install_packages() {
   have openssl || need+=(openssl)
   have curl || need+=(curl)
   have setsid || need+=(util-linux)
+  have unzip || need+=(unzip)
   if ((${#need[@]} == 0)); then
     say "packages present in $(since "$t0") ms"
     return 0
@@ -615,6 +617,53 @@ verify_kube() {
   say "kube-apiserver $server: kubectl version and get ns ($(wc -l <<<"$ns") namespaces) ok in $(since "$t0") ms"
 }
 
+# Gateway API standard-channel CRDs (and their safe-upgrades ValidatingAdmissionPolicy), from the
+# sigs.k8s.io/gateway-api Go module at $GATEWAY_API_VERSION: downloaded once through the module
+# proxy (the conventions of hack/tools.sh), kept in $CACHE/gateway-api-<version>/, and applied
+# with server-side apply only when the cluster's HTTPRoute CRD is not at that version already
+# (a reset bed gets them again; a running one is not touched).
+GATEWAY_CRDS=
+fetch_gateway_api() {
+  local t0 v=$GATEWAY_API_VERSION d json zip
+  t0=$(now_ms)
+  d=$CACHE/gateway-api-$v
+  if ! compgen -G "$d/*.yaml" >/dev/null; then
+    # `go mod download` also reports an error when the module asks for a newer Go than the
+    # one here (v1.7 asks for 1.27); the zip is downloaded and checked all the same, and only
+    # its YAML is used, so the error is ignored when the zip is there.
+    json=$(cd "$CACHE" && GOFLAGS=-mod=mod GONOSUMDB='*' GOSUMDB=off GOTOOLCHAIN=local \
+      go mod download -json "sigs.k8s.io/gateway-api@$v" 2>"$LOGS/gateway-api.log") || true
+    zip=$(sed -n 's/^[[:space:]]*"Zip": "\(.*\)",\{0,1\}$/\1/p' <<<"$json")
+    [[ -n $zip && -s $zip ]] || { printf '%s\n' "$json" >>"$LOGS/gateway-api.log"; tail_log "$LOGS/gateway-api.log"; die "could not download sigs.k8s.io/gateway-api@$v"; }
+    rm -rf "$d.tmp" && mkdir -p "$d.tmp"
+    unzip -q -j -o "$zip" "sigs.k8s.io/gateway-api@$v/config/crd/standard/*.yaml" -d "$d.tmp" ||
+      die "sigs.k8s.io/gateway-api@$v: no config/crd/standard/*.yaml in $zip"
+    rm -rf "$d" && mv "$d.tmp" "$d"
+    say "Gateway API $v CRDs downloaded in $(since "$t0") ms"
+  fi
+  GATEWAY_CRDS=$d
+}
+apply_gateway_api() {
+  local t0 v=$GATEWAY_API_VERSION kubectl=$BIN/kubectl-$KUBERNETES_VERSION have_v crds
+  t0=$(now_ms)
+  fetch_gateway_api
+  local k=("$kubectl" --kubeconfig "$STATE/kubeconfig")
+  have_v=$("${k[@]}" get crd httproutes.gateway.networking.k8s.io \
+    -o jsonpath='{.metadata.annotations.gateway\.networking\.k8s\.io/bundle-version}' 2>/dev/null) || true
+  if [[ $have_v == "$v" ]]; then
+    say "Gateway API $v CRDs already installed (checked in $(since "$t0") ms)"
+    return 0
+  fi
+  "${k[@]}" apply --server-side --force-conflicts --field-manager=certsmith-testenv -f "$GATEWAY_CRDS" \
+    >"$LOGS/gateway-api-apply.log" 2>&1 || { tail_log "$LOGS/gateway-api-apply.log"; die "applying the Gateway API $v CRDs failed"; }
+  crds=$(sed -n 's#^crd/\(.*\)#crd/\1#p; s#^customresourcedefinition.apiextensions.k8s.io/\([^ ]*\).*#crd/\1#p' \
+    "$LOGS/gateway-api-apply.log")
+  # shellcheck disable=SC2086 # one word per CRD
+  "${k[@]}" wait --for=condition=Established --timeout=60s $crds >>"$LOGS/gateway-api-apply.log" 2>&1 ||
+    { tail_log "$LOGS/gateway-api-apply.log"; die "the Gateway API $v CRDs did not become Established"; }
+  say "Gateway API $v CRDs (standard channel) applied in $(since "$t0") ms"
+}
+
 write_env() {
   local f=$STATE/env secret
   secret=$(sed -n 's/.*secret "\(.*\)";.*/\1/p' "$STATE/bind/tsig.key")
@@ -656,6 +705,7 @@ write_env() {
     kv ETCD_ENDPOINT "http://127.0.0.1:$ETCD_PORT"
     kv ETCD_VERSION "$ETCD_VERSION"
     kv HELM_VERSION "$HELM_VERSION"
+    kv GATEWAY_API_VERSION "$GATEWAY_API_VERSION"
   } >"$f.tmp"
   mv "$f.tmp" "$f"
 }
@@ -684,6 +734,7 @@ cmd_up() {
   up_apiserver
   write_kubeconfig
   verify_kube
+  apply_gateway_api
   up_solver_host
   write_env
   say "env: $STATE/env (source it: . ${STATE#"$PWD"/}/env)"
@@ -733,6 +784,15 @@ cmd_reset() {
   echo "cluster data removed: the next \`up\` starts an empty cluster"
 }
 
+# Only the Gateway API CRDs, on a bed whose kube-apiserver is up (`up` does this too).
+cmd_gateway_api() {
+  lock
+  mkdir -p "$LOGS" "$RUN"
+  health_apiserver || die "kube-apiserver is not up: run hack/testenv.sh up"
+  build_tools >/dev/null
+  apply_gateway_api
+}
+
 cmd_env() {
   [[ -r $STATE/env ]] || die "no $STATE/env yet: run hack/testenv.sh up"
   cat "$STATE/env"
@@ -745,8 +805,9 @@ main() {
     reset) cmd_reset ;;
     status) cmd_status ;;
     env) cmd_env ;;
+    gateway-api) cmd_gateway_api ;;
     *)
-      echo "usage: $0 up|down|reset|status|env" >&2
+      echo "usage: $0 up|down|reset|status|env|gateway-api" >&2
       exit 2
       ;;
   esac

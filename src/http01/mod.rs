@@ -3,11 +3,13 @@
 //! before telling the ACME server to validate.
 //!
 //! - [`host`]: the one spelling of a challenge's name that all of them compare and publish.
+//! - [`gateway`]: the Gateway API HTTPRoute of `gatewayHTTPRoute` solvers, and its drift check.
 //! - [`resources`]: pure builders of the Pod/Service/Ingress, edit-in-place of a user's
 //!   Ingress, and drift checks.
 //! - [`solver`]: the `acmesolver` HTTP server.
 //! - [`selfcheck`]: one GET of the challenge URL, with a reason a person can act on.
 
+pub mod gateway;
 pub mod host;
 pub mod resources;
 pub mod selfcheck;

@@ -81,6 +81,8 @@ pub enum BuildError {
     NoHttp01Solver,
     #[error("spec.solver.http01 uses gatewayHTTPRoute; only the ingress solver builds Ingresses")]
     NotIngressSolver,
+    #[error("spec.solver.http01 uses ingress; only the gatewayHTTPRoute solver builds HTTPRoutes")]
+    NotGatewaySolver,
     #[error("at most one of http01.ingress.class, ingressClassName and name may be set; found {0}")]
     ConflictingIngressFields(String),
     #[error(
@@ -142,15 +144,15 @@ pub fn is_controlled_by(meta: &ObjectMeta, ch: &Challenge) -> bool {
 }
 
 /// The checked HTTP-01 facts of a Challenge that every builder needs.
-struct Checked<'a> {
-    host: Host,
-    namespace: &'a str,
-    owner: OwnerReference,
-    pod_template: Option<&'a AcmeChallengeSolverHttp01PodTemplate>,
-    service_type: ServiceType,
+pub(super) struct Checked<'a> {
+    pub(super) host: Host,
+    pub(super) namespace: &'a str,
+    pub(super) owner: OwnerReference,
+    pub(super) pod_template: Option<&'a AcmeChallengeSolverHttp01PodTemplate>,
+    pub(super) service_type: ServiceType,
 }
 
-fn check(ch: &Challenge) -> Result<Checked<'_>, BuildError> {
+pub(super) fn check(ch: &Challenge) -> Result<Checked<'_>, BuildError> {
     let spec = &ch.spec;
     if spec.type_ != ChallengeType::Http01 {
         return Err(BuildError::NotHttp01);
@@ -224,7 +226,7 @@ pub fn ingress_mode(ch: &Challenge) -> Result<IngressMode<'_>, BuildError> {
     })
 }
 
-fn meta(
+pub(super) fn meta(
     c: &Checked<'_>,
     labels: BTreeMap<String, String>,
     annotations: BTreeMap<String, String>,
@@ -240,7 +242,10 @@ fn meta(
 }
 
 /// Adds `extra` to `labels`, except the identity labels (they are the Service's selector).
-fn add_labels(labels: &mut BTreeMap<String, String>, extra: Option<&BTreeMap<String, String>>) {
+pub(super) fn add_labels(
+    labels: &mut BTreeMap<String, String>,
+    extra: Option<&BTreeMap<String, String>>,
+) {
     for (k, v) in extra.into_iter().flatten() {
         if k != LABEL_SOLVER && k != LABEL_DOMAIN && k != LABEL_TOKEN {
             labels.insert(k.clone(), v.clone());
@@ -256,7 +261,7 @@ fn quantities(cpu: &str, memory: &str) -> BTreeMap<String, Quantity> {
 }
 
 /// The solver Pod, running `image` as `certsmith acmesolver`, with the solver's podTemplate
-/// merged over the defaults:
+/// (of `http01.ingress` or `http01.gatewayHTTPRoute`) merged over the defaults:
 /// - labels added (identity labels kept), annotations added or overridden;
 /// - nodeSelector keys added or overridden; tolerations and imagePullSecrets appended;
 ///   affinity, priorityClassName and serviceAccountName replaced when set;
@@ -408,7 +413,8 @@ fn overlay<T: serde::Serialize + serde::de::DeserializeOwned>(base: T, top: &T) 
 }
 
 /// The Service in front of the solver Pod: selector = the identity labels, port 8089 named
-/// `http` to the container port `http`, type NodePort unless the solver says ClusterIP.
+/// `http` to the container port `http`, type NodePort unless the solver (`http01.ingress` or
+/// `http01.gatewayHTTPRoute`, cert-manager defaults both to NodePort) says ClusterIP.
 pub fn build_service(ch: &Challenge) -> Result<Service, BuildError> {
     let c = check(ch)?;
     let labels = solver_labels(ch);
@@ -609,7 +615,7 @@ fn contains_all(
 }
 
 /// Same controller (by uid) and the desired labels and annotations present.
-fn meta_matches(have: &ObjectMeta, want: &ObjectMeta) -> bool {
+pub(super) fn meta_matches(have: &ObjectMeta, want: &ObjectMeta) -> bool {
     let controller = |m: &ObjectMeta| {
         m.owner_references
             .iter()

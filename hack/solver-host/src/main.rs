@@ -10,6 +10,9 @@
 //! - ingress controller part ([`proxy`], [`routing`]): listens where Pebble validates http-01
 //!   (127.0.0.1:5002; BIND answers every name in the test zone with 127.0.0.1) and forwards
 //!   each request by Host and path through Ingress -> Service -> Pod to that Pod's process.
+//!   Gateway controller part: the same for Gateway API HTTPRoutes (hostnames, Exact/PathPrefix
+//!   path matches -> backendRef Service), watched once the HTTPRoute CRD exists (checked every
+//!   5 s until it does; parentRefs are not checked: every Gateway is this one port).
 //!
 //! Started by `hack/testenv.sh up` (part `solver-host`), logging to the bed's log directory.
 
@@ -23,12 +26,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use certsmith::http01::gateway::http_route_api_resource;
 use certsmith::http01::resources::LABEL_SOLVER;
 use clap::Parser;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::api::Api;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DynamicObject};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -53,6 +58,10 @@ struct Args {
     /// Do not write Pod statuses.
     #[arg(long)]
     no_pod_status: bool,
+    /// Run solver Pods only in namespaces whose name starts with this (for a second, private
+    /// instance on another port next to the bed's own, e.g. to try a change to this program).
+    #[arg(long)]
+    namespace_prefix: Option<String>,
 }
 
 #[tokio::main]
@@ -120,6 +129,40 @@ where
     reader
 }
 
+const HTTP_ROUTE_CRD: &str = "httproutes.gateway.networking.k8s.io";
+
+/// Whether the API server serves HTTPRoutes.
+async fn http_routes_served(client: &Client) -> bool {
+    match Api::<CustomResourceDefinition>::all(client.clone())
+        .get_opt(HTTP_ROUTE_CRD)
+        .await
+    {
+        Ok(crd) => crd.is_some(),
+        Err(err) => {
+            tracing::warn!(%err, "looking up the HTTPRoute CRD");
+            false
+        }
+    }
+}
+
+/// Watches all HTTPRoutes into a store.
+fn watch_http_routes(client: Client) -> Store<DynamicObject> {
+    let ar = http_route_api_resource();
+    let writer = reflector::store::Writer::new(ar.clone());
+    let reader = writer.as_reader();
+    let api = Api::<DynamicObject>::all_with(client, &ar);
+    tokio::spawn(async move {
+        let config = watcher::Config::default();
+        let mut events = std::pin::pin!(watcher(api, config).default_backoff().reflect(writer));
+        while let Some(event) = events.next().await {
+            if let Err(err) = event {
+                tracing::warn!(kind = "HTTPRoute", %err, "watch error (retrying)");
+            }
+        }
+    });
+    reader
+}
+
 async fn run(args: Args) -> Result<(), String> {
     let repo = args.repo.canonicalize().unwrap_or(args.repo.clone());
     // Bind first: a busy port is the most likely start failure, and says so at once.
@@ -150,6 +193,29 @@ async fn run(args: Args) -> Result<(), String> {
     let ingresses: Store<Ingress> =
         watch(Api::all(client.clone()), watcher::Config::default(), None);
 
+    // HTTPRoutes: watched now if their CRD is there (and then part of "synced"), else as soon
+    // as it appears.
+    let http_routes = proxy::HttpRoutes::default();
+    let routes_now = if http_routes_served(&client).await {
+        let store = watch_http_routes(client.clone());
+        let _ = http_routes.set(store.clone());
+        Some(store)
+    } else {
+        tracing::info!("no HTTPRoute CRD yet; checking every 5 s");
+        let (client, cell) = (client.clone(), http_routes.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                if http_routes_served(&client).await {
+                    let _ = cell.set(watch_http_routes(client));
+                    tracing::info!("HTTPRoute CRD found: watching HTTPRoutes");
+                    return;
+                }
+            }
+        });
+        None
+    };
+
     let ready = Arc::new(AtomicBool::new(false));
     {
         let (p, n, s, i, ready) = (
@@ -167,7 +233,11 @@ async fn run(args: Args) -> Result<(), String> {
                 i.wait_until_ready(),
             )
             .await;
-            if synced.is_ok() {
+            let routes_synced = match routes_now {
+                Some(r) => r.wait_until_ready().await.is_ok(),
+                None => true,
+            };
+            if synced.is_ok() && routes_synced {
                 ready.store(true, Ordering::Relaxed);
                 tracing::info!("watches synced");
             }
@@ -184,6 +254,7 @@ async fn run(args: Args) -> Result<(), String> {
             table: table.clone(),
             repo: repo.clone(),
             mark_status: !args.no_pod_status,
+            namespace_prefix: args.namespace_prefix.clone(),
         }
         .run(wake, stop.clone()),
     );
@@ -191,6 +262,7 @@ async fn run(args: Args) -> Result<(), String> {
     tracing::info!(listen = %args.listen, repo = %repo.display(), "serving HTTP-01 requests");
     let proxy = proxy::Proxy {
         ingresses,
+        http_routes,
         services,
         pods,
         table,

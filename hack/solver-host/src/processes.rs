@@ -156,6 +156,9 @@ pub struct Supervisor {
     pub table: Table,
     pub repo: PathBuf,
     pub mark_status: bool,
+    /// Only Pods in namespaces whose name starts with this (a private instance next to the
+    /// bed's own leaves the other Pods to it).
+    pub namespace_prefix: Option<String>,
 }
 
 impl Supervisor {
@@ -185,6 +188,14 @@ impl Supervisor {
             .filter(|p| p.metadata.deletion_timestamp.is_none())
             .filter(|p| !terminating.contains(p.metadata.namespace.as_deref().unwrap_or("")))
             .filter(|p| p.metadata.uid.is_some())
+            .filter(|p| {
+                self.namespace_prefix.as_deref().is_none_or(|prefix| {
+                    p.metadata
+                        .namespace
+                        .as_deref()
+                        .is_some_and(|ns| ns.starts_with(prefix))
+                })
+            })
             .collect()
     }
 

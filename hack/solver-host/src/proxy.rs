@@ -9,8 +9,8 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -23,6 +23,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::networking::v1::Ingress;
+use kube::api::DynamicObject;
 use kube::runtime::reflector::Store;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -31,10 +32,14 @@ use crate::routing;
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
+/// The HTTPRoutes, once their CRD exists (set by the watch that waits for it).
+pub type HttpRoutes = Arc<OnceLock<Store<DynamicObject>>>;
+
 /// What the proxy routes with.
 #[derive(Clone)]
 pub struct Proxy {
     pub ingresses: Store<Ingress>,
+    pub http_routes: HttpRoutes,
     pub services: Store<Service>,
     pub pods: Store<Pod>,
     pub table: Table,
@@ -95,6 +100,7 @@ impl Proxy {
             &host,
             &path,
             &self.ingresses.state(),
+            &self.http_routes.get().map(Store::state).unwrap_or_default(),
             &self.services.state(),
             &self.pods.state(),
         );
@@ -118,7 +124,7 @@ impl Proxy {
             Ok(resp) => {
                 tracing::info!(
                     %method, host = %raw_host, path = %path, status = resp.status().as_u16(),
-                    ingress = %backend.ingress, pod = %backend.pod, "proxied"
+                    route = %backend.route, pod = %backend.pod, "proxied"
                 );
                 resp.map(|b| b.boxed())
             }
