@@ -395,7 +395,51 @@ async fn ingress_shim_end_to_end() {
         "the challenge path is gone from the user's Ingress"
     );
 
-    for name in [&selfsigned, &ca_issuer, &pebble] {
+    // 7. Gateway API: a Gateway's TLS listener gets its Certificate (the Gateway shim), and an
+    // ACME issuer solving http-01 through an HTTPRoute attached to that Gateway.
+    env.apply("gateway.networking.k8s.io/v1", "Gateway", "gateways", true, json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": { "name": "gw", "annotations": { "cert-manager.io/cluster-issuer": ca_issuer } },
+        "spec": { "gatewayClassName": "bed", "listeners": [
+            { "name": "http", "port": 80, "protocol": "HTTP" },
+            { "name": "https", "hostname": "gw.shim.example.test", "port": 443, "protocol": "HTTPS",
+              "tls": { "mode": "Terminate", "certificateRefs": [{ "name": "gw-tls" }] } } ] }
+    })).await;
+    let cert = env.ready("gw-tls", 1).await;
+    assert_eq!(cert.owner_references()[0].kind, "Gateway");
+    assert!(sans(&env.secret("gw-tls").await.unwrap()).contains("DNS:gw.shim.example.test"));
+    let pebble_gw = format!("shim-pebble-gw-{ns}");
+    env.apply("cert-manager.io/v1", "ClusterIssuer", "clusterissuers", false, json!({
+        "apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": { "name": pebble_gw },
+        "spec": { "acme": { "server": bed.var("ACME_DIRECTORY_URL"), "caBundle": b64(&ca),
+            "privateKeySecretRef": { "name": "shim-gw-account" },
+            "solvers": [{ "http01": { "gatewayHTTPRoute": { "parentRefs": [{ "name": "gw" }] } } }] } } })).await;
+    let route_host = format!("route-{ns}.example.test");
+    certs
+        .patch("route-tls", &PatchParams::apply("certsmith-tests").force(), &Patch::Apply(&json!({
+            "apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": { "name": "route-tls" },
+            "spec": { "secretName": "route-tls", "dnsNames": [route_host],
+                      "issuerRef": { "name": pebble_gw, "kind": "ClusterIssuer" } } })))
+        .await
+        .unwrap();
+    env.ready("route-tls", 1).await;
+    let events: Api<Event> = Api::namespaced(client.clone(), &ns);
+    let presented: Vec<String> = events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some("Presented"))
+        .filter_map(|e| e.message)
+        .filter(|m| m.contains(&route_host))
+        .collect();
+    assert!(
+        presented.iter().any(|m| m.contains("HTTPRoute")),
+        "the challenge was routed by an HTTPRoute: {presented:?}"
+    );
+
+    for name in [&selfsigned, &ca_issuer, &pebble, &pebble_gw] {
         let _ = Api::<certsmith::api::ClusterIssuer>::all(client.clone())
             .delete(name, &DeleteParams::default())
             .await;

@@ -4,13 +4,14 @@
 
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
 use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use super::challenges::SolveError;
 use crate::api::Challenge;
 use crate::controller::Context;
+use crate::http01::gateway::{build_http_route, http_route_api_resource, http_route_matches};
 use crate::http01::resources::{
     BuildError, IngressMode, add_challenge_path, build_ingress, build_pod, build_service,
     ingress_matches, ingress_mode, is_controlled_by, pod_finished, pod_matches,
@@ -48,6 +49,8 @@ fn short<K: Resource>() -> &'static str {
         "Pod"
     } else if kind.ends_with("Service") {
         "Service"
+    } else if kind.ends_with("DynamicObject") {
+        "HTTPRoute"
     } else {
         "Ingress"
     }
@@ -93,9 +96,38 @@ where
     }
 }
 
+/// Whether the solver routes through a Gateway API HTTPRoute instead of an Ingress.
+fn uses_gateway(challenge: &Challenge) -> bool {
+    challenge
+        .spec
+        .solver
+        .http01
+        .as_ref()
+        .is_some_and(|h| h.gateway_http_route.is_some())
+}
+
 /// Creates (or repairs) the solver Pod, Service and route; says what was made.
 pub async fn present(ctx: &Context, challenge: &Challenge) -> Result<String, SolveError> {
     let namespace = challenge.namespace().unwrap_or_default();
+    if uses_gateway(challenge) {
+        let pod = build_pod(challenge, &ctx.acme.settings.http01_solver_image).map_err(config)?;
+        let service = build_service(challenge).map_err(config)?;
+        let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
+        let pod_name = ensure(&pods, challenge, &pod, |have, want| {
+            pod_matches(have, want) && !pod_finished(have)
+        })
+        .await?;
+        let services: Api<Service> = Api::namespaced(ctx.client.clone(), &namespace);
+        let service_name = ensure(&services, challenge, &service, service_matches).await?;
+        let route = build_http_route(challenge, &service_name).map_err(config)?;
+        let routes: Api<DynamicObject> =
+            Api::namespaced_with(ctx.client.clone(), &namespace, &http_route_api_resource());
+        let route_name = ensure(&routes, challenge, &route, http_route_matches).await?;
+        return Ok(format!(
+            "solver Pod {pod_name}, Service {service_name} and HTTPRoute {route_name} serve {}",
+            challenge.spec.dns_name
+        ));
+    }
     let mode = ingress_mode(challenge).map_err(config)?;
     let pod = build_pod(challenge, &ctx.acme.settings.http01_solver_image).map_err(config)?;
     let service = build_service(challenge).map_err(config)?;
@@ -167,6 +199,13 @@ pub async fn clean_up(ctx: &Context, challenge: &Challenge) -> Result<(), SolveE
     }
     for ingress in owned(&ingresses, challenge).await? {
         delete(&ingresses, &ingress.name_any()).await?;
+    }
+    if uses_gateway(challenge) {
+        let routes: Api<DynamicObject> =
+            Api::namespaced_with(ctx.client.clone(), &namespace, &http_route_api_resource());
+        for route in owned(&routes, challenge).await? {
+            delete(&routes, &route.name_any()).await?;
+        }
     }
     let services: Api<Service> = Api::namespaced(ctx.client.clone(), &namespace);
     for service in owned(&services, challenge).await? {
