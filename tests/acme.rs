@@ -16,6 +16,7 @@ use certsmith::api::{
     Certificate, CertificateRequest, Challenge, ConditionStatus, Order, find_condition,
 };
 use support::certs::{ScratchDir, openssl, secret_data, tail};
+use support::values::b64;
 use support::{ControllerProcess, TestBed, eventually, fresh_namespace, install_crds};
 
 /// A namespace with a namespaced controller pointed at the bed's DNS and http-01 port.
@@ -53,17 +54,9 @@ async fn setup(prefix: &str) -> Env {
     }
 }
 
-fn b64(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
+/// `<prefix>-<random label>`: names that never collide across runs on a shared bed.
 fn random_label(prefix: &str) -> String {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{:x}", n & 0xffff_ffff_ffff)
+    format!("{prefix}-{}", support::values::random_label())
 }
 
 impl Env {

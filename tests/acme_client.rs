@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use rcgen::{CertificateParams, KeyPair};
 
 use certsmith::acme::{
@@ -18,13 +17,8 @@ use certsmith::acme::{
     account_key_hash, generate_account_key,
 };
 use certsmith::api::{AcmeState, HmacKeyAlgorithm};
+use support::values::random_label;
 use support::{TestBed, run};
-
-fn random_label() -> String {
-    let mut bytes = [0u8; 6];
-    SystemRandom::new().fill(&mut bytes).expect("random");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn read(path: &str) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("reading {path}: {e}"))

@@ -12,12 +12,8 @@ use serde_json::json;
 
 use certsmith::api::{Certificate, ClusterIssuer, ConditionStatus, Order, find_condition};
 use support::certs::{openssl, secret_data, tail};
+use support::values::b64;
 use support::{ControllerProcess, TestBed, eventually, fresh_namespace, install_crds};
-
-fn b64(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
 
 #[tokio::test]
 async fn cluster_issuer_issues_over_http01_and_dns01() {

@@ -21,6 +21,7 @@ use certsmith::api::{Certificate, Challenge, ConditionStatus, find_condition};
 use certsmith::dns01::webhook::{ChallengeAction, ChallengePayload, ChallengeResponse};
 use certsmith::dns01::{Protocol, Rfc2136, Rfc2136Config, TsigKey};
 use support::certs::tail;
+use support::values::b64;
 use support::{ControllerProcess, TestBed, eventually, fresh_namespace, install_crds};
 
 /// This machine's address other hosts reach: kube-apiserver refuses loopback endpoints.
@@ -273,10 +274,6 @@ async fn webhook_solver_through_the_aggregation_layer() {
         ],
     );
     let ca = std::fs::read(bed.var("ACME_SERVER_CA_FILE")).unwrap();
-    let b64 = |b: &[u8]| {
-        use base64::Engine;
-        base64::engine::general_purpose::STANDARD.encode(b)
-    };
     let cm = |kind: &str, plural: &str| ApiResource {
         group: "cert-manager.io".into(),
         version: "v1".into(),

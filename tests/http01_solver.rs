@@ -7,11 +7,8 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use base64::Engine;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, DeleteParams, PostParams};
@@ -28,39 +25,9 @@ use certsmith::http01::resources::{
     add_challenge_path, build_ingress, build_pod, build_service, has_challenge_path,
     remove_challenge_path,
 };
-use certsmith::http01::{SelfCheck, SelfCheckConfig, self_check};
+use certsmith::http01::{SelfCheck, self_check};
+use support::values::{bed_self_check, random_label, random_token};
 use support::{TestBed, delete_namespace, eventually, fresh_namespace, install_crds, run};
-
-fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut b = [0u8; N];
-    SystemRandom::new().fill(&mut b).expect("random");
-    b
-}
-
-fn random_label() -> String {
-    random_bytes::<5>()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// A token as ACME servers make them: 32 random bytes, base64url.
-fn random_token() -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>())
-}
-
-/// The self-check as the controller will run it in the bed: port 5002, the bed's BIND.
-fn bed_check(bed: &TestBed) -> SelfCheckConfig {
-    let ns: SocketAddr = bed
-        .var("RFC2136_NAMESERVER")
-        .parse()
-        .expect("RFC2136_NAMESERVER");
-    SelfCheckConfig {
-        port: bed.var("HTTP01_PORT").parse().expect("HTTP01_PORT"),
-        nameservers: Some(vec![ns]),
-        timeout: Duration::from_secs(5),
-    }
-}
 
 /// Fails at once, saying how to start it, when the bed's solver host is not serving.
 fn require_solver_host(bed: &TestBed) {
@@ -145,7 +112,7 @@ async fn create_pod_and_service(client: &Client, ns: &str, ch: &Challenge) -> (S
 }
 
 async fn check(bed: &TestBed, domain: &str, token: &str, key: &str) -> SelfCheck {
-    self_check(domain, token, key, &bed_check(bed))
+    self_check(domain, token, key, &bed_self_check(bed))
         .await
         .expect("self-check input")
 }

@@ -16,12 +16,8 @@ use serde_json::{Value, json};
 
 use certsmith::api::{Certificate, ConditionStatus, find_condition};
 use support::certs::{openssl, secret_data, tail};
+use support::values::b64;
 use support::{ControllerProcess, TestBed, eventually, fresh_namespace, install_crds};
-
-fn b64(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
 
 struct Env {
     client: Client,

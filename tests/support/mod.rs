@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 pub mod certs;
+pub mod values;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
