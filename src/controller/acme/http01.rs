@@ -28,14 +28,14 @@ fn transient(what: String, err: kube::Error) -> SolveError {
 }
 
 /// The objects of kind `K` this Challenge made (by its solver labels and owner).
-async fn owned<K>(api: &Api<K>, challenge: &Challenge) -> Result<Vec<K>, SolveError>
+async fn owned<K>(api: &Api<K>, kind: &str, challenge: &Challenge) -> Result<Vec<K>, SolveError>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
 {
     let list = api
         .list(&ListParams::default().labels(&solver_selector(challenge)))
         .await
-        .map_err(|e| transient(format!("listing solver {}s", short::<K>()), e))?;
+        .map_err(|e| transient(format!("listing solver {kind}s"), e))?;
     Ok(list
         .items
         .into_iter()
@@ -43,23 +43,11 @@ where
         .collect())
 }
 
-fn short<K: Resource>() -> &'static str {
-    let kind = std::any::type_name::<K>();
-    if kind.ends_with("Pod") {
-        "Pod"
-    } else if kind.ends_with("Service") {
-        "Service"
-    } else if kind.ends_with("DynamicObject") {
-        "HTTPRoute"
-    } else {
-        "Ingress"
-    }
-}
-
 /// Keeps exactly one object like `want` (deleting drifted ones, creating when none matches);
 /// returns its name.
 async fn ensure<K>(
     api: &Api<K>,
+    kind: &str,
     challenge: &Challenge,
     want: &K,
     matches: impl Fn(&K, &K) -> bool,
@@ -68,11 +56,11 @@ where
     K: Resource + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
 {
     let mut keep = None;
-    for have in owned(api, challenge).await? {
+    for have in owned(api, kind, challenge).await? {
         if keep.is_none() && matches(&have, want) {
             keep = Some(have.name_any());
         } else {
-            delete(api, &have.name_any()).await?;
+            delete(api, kind, &have.name_any()).await?;
         }
     }
     if let Some(name) = keep {
@@ -81,18 +69,18 @@ where
     let created = api
         .create(&PostParams::default(), want)
         .await
-        .map_err(|e| transient(format!("creating the solver {}", short::<K>()), e))?;
+        .map_err(|e| transient(format!("creating the solver {kind}"), e))?;
     Ok(created.name_any())
 }
 
-async fn delete<K>(api: &Api<K>, name: &str) -> Result<(), SolveError>
+async fn delete<K>(api: &Api<K>, kind: &str, name: &str) -> Result<(), SolveError>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
 {
     match api.delete(name, &DeleteParams::background()).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(transient(format!("deleting {} {name}", short::<K>()), e)),
+        Err(e) => Err(transient(format!("deleting {kind} {name}"), e)),
     }
 }
 
@@ -109,43 +97,36 @@ fn uses_gateway(challenge: &Challenge) -> bool {
 /// Creates (or repairs) the solver Pod, Service and route; says what was made.
 pub async fn present(ctx: &Context, challenge: &Challenge) -> Result<String, SolveError> {
     let namespace = challenge.namespace().unwrap_or_default();
-    if uses_gateway(challenge) {
-        let pod = build_pod(challenge, &ctx.acme.settings.http01_solver_image).map_err(config)?;
-        let service = build_service(challenge).map_err(config)?;
-        let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
-        let pod_name = ensure(&pods, challenge, &pod, |have, want| {
-            pod_matches(have, want) && !pod_finished(have)
-        })
-        .await?;
-        let services: Api<Service> = Api::namespaced(ctx.client.clone(), &namespace);
-        let service_name = ensure(&services, challenge, &service, service_matches).await?;
-        let route = build_http_route(challenge, &service_name).map_err(config)?;
-        let routes: Api<DynamicObject> =
-            Api::namespaced_with(ctx.client.clone(), &namespace, &http_route_api_resource());
-        let route_name = ensure(&routes, challenge, &route, http_route_matches).await?;
-        return Ok(format!(
-            "solver Pod {pod_name}, Service {service_name} and HTTPRoute {route_name} serve {}",
-            challenge.spec.dns_name
-        ));
-    }
-    let mode = ingress_mode(challenge).map_err(config)?;
+    // The route's settings are checked before anything is created.
+    let mode = if uses_gateway(challenge) {
+        None
+    } else {
+        Some(ingress_mode(challenge).map_err(config)?)
+    };
     let pod = build_pod(challenge, &ctx.acme.settings.http01_solver_image).map_err(config)?;
     let service = build_service(challenge).map_err(config)?;
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
-    let pod_name = ensure(&pods, challenge, &pod, |have, want| {
+    let pod_name = ensure(&pods, "Pod", challenge, &pod, |have, want| {
         pod_matches(have, want) && !pod_finished(have)
     })
     .await?;
     let services: Api<Service> = Api::namespaced(ctx.client.clone(), &namespace);
-    let service_name = ensure(&services, challenge, &service, service_matches).await?;
+    let service_name = ensure(&services, "Service", challenge, &service, service_matches).await?;
     let ingresses: Api<Ingress> = Api::namespaced(ctx.client.clone(), &namespace);
     let route = match mode {
-        IngressMode::Temporary => {
+        None => {
+            let route = build_http_route(challenge, &service_name).map_err(config)?;
+            let routes: Api<DynamicObject> =
+                Api::namespaced_with(ctx.client.clone(), &namespace, &http_route_api_resource());
+            let name = ensure(&routes, "HTTPRoute", challenge, &route, http_route_matches).await?;
+            format!("HTTPRoute {name}")
+        }
+        Some(IngressMode::Temporary) => {
             let ingress = build_ingress(challenge, &service_name).map_err(config)?;
-            let name = ensure(&ingresses, challenge, &ingress, ingress_matches).await?;
+            let name = ensure(&ingresses, "Ingress", challenge, &ingress, ingress_matches).await?;
             format!("Ingress {name}")
         }
-        IngressMode::Existing(name) => {
+        Some(IngressMode::Existing(name)) => {
             let mut ingress = ingresses
                 .get_opt(name)
                 .await
@@ -197,23 +178,23 @@ pub async fn clean_up(ctx: &Context, challenge: &Challenge) -> Result<(), SolveE
                 )
             })?;
     }
-    for ingress in owned(&ingresses, challenge).await? {
-        delete(&ingresses, &ingress.name_any()).await?;
+    for ingress in owned(&ingresses, "Ingress", challenge).await? {
+        delete(&ingresses, "Ingress", &ingress.name_any()).await?;
     }
     if uses_gateway(challenge) {
         let routes: Api<DynamicObject> =
             Api::namespaced_with(ctx.client.clone(), &namespace, &http_route_api_resource());
-        for route in owned(&routes, challenge).await? {
-            delete(&routes, &route.name_any()).await?;
+        for route in owned(&routes, "HTTPRoute", challenge).await? {
+            delete(&routes, "HTTPRoute", &route.name_any()).await?;
         }
     }
     let services: Api<Service> = Api::namespaced(ctx.client.clone(), &namespace);
-    for service in owned(&services, challenge).await? {
-        delete(&services, &service.name_any()).await?;
+    for service in owned(&services, "Service", challenge).await? {
+        delete(&services, "Service", &service.name_any()).await?;
     }
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
-    for pod in owned(&pods, challenge).await? {
-        delete(&pods, &pod.name_any()).await?;
+    for pod in owned(&pods, "Pod", challenge).await? {
+        delete(&pods, "Pod", &pod.name_any()).await?;
     }
     Ok(())
 }
