@@ -24,7 +24,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 ns=bench-acme-$(date +%s)
 kubectl create namespace "$ns" >/dev/null
 log=target/bench-controller-$ns.log
-RUST_LOG=certsmith::acme::request=debug,warn target/release/certsmith controller --namespace "$ns" \
+RUST_LOG=certsmith::acme::request=debug,warn target/release/certsmith controller --leader-elect=false --namespace "$ns" \
   --dns01-recursive-nameservers "$RFC2136_NAMESERVER" --dns01-recursive-nameservers-only \
   --acme-http01-self-check-port "$HTTP01_PORT" >"$log" 2>&1 &
 pid=$!

@@ -33,7 +33,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 for run in $(seq "$RUNS"); do
   ns=bench-$(date +%s)-$run
   kubectl create namespace "$ns" >/dev/null
-  target/release/certsmith controller --namespace "$ns" --log-level warn >"target/bench-controller-$ns.log" 2>&1 &
+  target/release/certsmith controller --leader-elect=false --namespace "$ns" --log-level warn >"target/bench-controller-$ns.log" 2>&1 &
   pid=$!
   trap 'kill $pid 2>/dev/null || true' EXIT
   # A CA: self-signed root Certificate -> CA Issuer.

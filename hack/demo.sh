@@ -68,7 +68,7 @@ banner "4. Start the controller (in the background; it stops when this script en
 mkdir -p target
 # The bed's DNS (BIND) answers for *.example.test and Pebble validates http-01 on $HTTP01_PORT:
 # point the self-checks there, as a real cluster's would go to its resolvers and port 80.
-target/release/certsmith controller --cluster-resource-namespace certsmith \
+target/release/certsmith controller --leader-elect=false --cluster-resource-namespace certsmith \
   --dns01-recursive-nameservers "$RFC2136_NAMESERVER" --dns01-recursive-nameservers-only \
   --acme-http01-self-check-port "$HTTP01_PORT" >target/demo-controller.log 2>&1 &
 controller_pid=$!

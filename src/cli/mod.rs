@@ -12,7 +12,7 @@ use crate::telemetry::LogFormat;
 
 /// certsmith: certificates for Kubernetes, cert-manager compatible.
 #[derive(Debug, Parser)]
-#[command(name = "certsmith", version, about, long_about = None)]
+#[command(name = "certsmith", version, about, long_about = None, args_override_self = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -86,6 +86,39 @@ pub struct ControllerArgs {
     /// API group of the default issuer.
     #[arg(long, default_value = "cert-manager.io")]
     pub default_issuer_group: String,
+    /// Elect a leader through a Lease so that, of several replicas, exactly one reconciles.
+    /// `--leader-elect=false` for a single process (tests, local runs).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
+    /// Namespace of the leader election Lease (`certsmith-controller`).
+    #[arg(
+        long,
+        env = "CERTSMITH_LEADER_ELECTION_NAMESPACE",
+        default_value = "kube-system"
+    )]
+    pub leader_election_namespace: String,
+    /// How long a leader's Lease is valid without renewal: the longest a failover can take
+    /// after a leader dies without releasing it (Go duration, e.g. `60s`).
+    #[arg(long, default_value = "60s", value_parser = parse_go_duration)]
+    pub leader_election_lease_duration: std::time::Duration,
+    /// How long the leader keeps trying to renew before it gives up leadership (Go duration);
+    /// must be shorter than the lease duration.
+    #[arg(long, default_value = "40s", value_parser = parse_go_duration)]
+    pub leader_election_renew_deadline: std::time::Duration,
+    /// How often candidates try to acquire, and the leader renews, the Lease (Go duration).
+    #[arg(long, default_value = "15s", value_parser = parse_go_duration)]
+    pub leader_election_retry_period: std::time::Duration,
+    /// Address of the Prometheus `/metrics` endpoint; an empty value or `0` turns it off.
+    #[arg(long, default_value = "0.0.0.0:9402")]
+    pub metrics_listen_address: String,
+    /// Address of the `/livez` and `/readyz` probes; an empty value or `0` turns them off.
+    #[arg(long, default_value = "0.0.0.0:9403")]
+    pub healthz_listen_address: String,
+}
+
+/// Parses a Go duration (`90s`, `1h30m`) for a flag.
+fn parse_go_duration(input: &str) -> Result<std::time::Duration, String> {
+    crate::pki::duration::parse_duration(input).map_err(|e| e.to_string())
 }
 
 /// Runs the parsed command line and returns the process exit code.

@@ -308,6 +308,13 @@ fn spawn_controller(
 ) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_certsmith"))
         .arg("controller")
+        // One process per test: no leader election and no fixed ports, unless a test's own
+        // arguments (which come later and override these) say otherwise.
+        .args([
+            "--leader-elect=false",
+            "--metrics-listen-address=127.0.0.1:0",
+            "--healthz-listen-address=127.0.0.1:0",
+        ])
         .args(args)
         .env("KUBECONFIG", kubeconfig)
         .env("RUST_LOG", "certsmith=debug,info")
