@@ -24,7 +24,7 @@ pub enum Command {
     /// under crds/ and the Helm chart's CRD templates.
     Crdgen(crdgen::CrdgenArgs),
     /// Run the controllers (in a cluster, or against the current kubeconfig).
-    Controller(ControllerArgs),
+    Controller(Box<ControllerArgs>),
     /// Serve one ACME HTTP-01 challenge (what each solver Pod runs).
     Acmesolver(acmesolver::AcmesolverArgs),
     /// Print the version of this binary.
@@ -125,13 +125,18 @@ fn parse_go_duration(input: &str) -> Result<std::time::Duration, String> {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Crdgen(args) => crdgen::run(&args),
-        Command::Controller(args) => run_controller(args),
+        Command::Controller(args) => run_controller(*args),
         Command::Acmesolver(args) => acmesolver::run(args),
         Command::Version => {
             println!("certsmith {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
     }
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("certsmith controller: {message}");
+    ExitCode::from(2)
 }
 
 /// Where the repository's generated files live by default: the current directory.
@@ -141,6 +146,27 @@ fn default_root() -> PathBuf {
 
 fn run_controller(args: ControllerArgs) -> ExitCode {
     crate::telemetry::init_logging(args.log_format, &args.log_level);
+    let addresses = (
+        crate::telemetry::server::listen_address(&args.metrics_listen_address),
+        crate::telemetry::server::listen_address(&args.healthz_listen_address),
+    );
+    let (metrics_address, healthz_address) = match addresses {
+        (Ok(m), Ok(h)) => (m, h),
+        (Err(e), _) => return usage_error(&format!("--metrics-listen-address: {e}")),
+        (_, Err(e)) => return usage_error(&format!("--healthz-listen-address: {e}")),
+    };
+    let leader = args
+        .leader_elect
+        .then(|| crate::controller::leader::LeaderSettings {
+            namespace: args.leader_election_namespace.clone(),
+            identity: crate::controller::leader::identity(),
+            lease_duration: args.leader_election_lease_duration,
+            renew_deadline: args.leader_election_renew_deadline,
+            retry_period: args.leader_election_retry_period,
+        });
+    if let Some(Err(e)) = leader.as_ref().map(|l| l.validate()) {
+        return usage_error(&e);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {
@@ -167,6 +193,9 @@ fn run_controller(args: ControllerArgs) -> ExitCode {
                 group: Some(args.default_issuer_group),
             },
         },
+        leader,
+        metrics_address,
+        healthz_address,
     };
     match runtime.block_on(crate::controller::run(settings)) {
         Ok(()) => ExitCode::SUCCESS,
