@@ -108,6 +108,13 @@ pub struct ControllerArgs {
     /// How often candidates try to acquire, and the leader renews, the Lease (Go duration).
     #[arg(long, default_value = "15s", value_parser = parse_go_duration)]
     pub leader_election_retry_period: std::time::Duration,
+    /// Average API writes (create, update, patch, delete) per second this process may send;
+    /// reads and watches are not limited. 0 turns the limit off. cert-manager's flag name.
+    #[arg(long, default_value_t = 200.0)]
+    pub kube_api_qps: f64,
+    /// Writes allowed at once above the average rate.
+    #[arg(long, default_value_t = 400)]
+    pub kube_api_burst: u32,
     /// Address of the Prometheus `/metrics` endpoint; an empty value or `0` turns it off.
     #[arg(long, default_value = "0.0.0.0:9402")]
     pub metrics_listen_address: String,
@@ -196,6 +203,8 @@ fn run_controller(args: ControllerArgs) -> ExitCode {
         leader,
         metrics_address,
         healthz_address,
+        kube_api_qps: args.kube_api_qps,
+        kube_api_burst: args.kube_api_burst,
     };
     match runtime.block_on(crate::controller::run(settings)) {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod certificates;
 pub mod issuers;
 pub mod leader;
+pub mod ratelimit;
 pub mod requests;
 pub mod shim;
 
@@ -91,6 +92,9 @@ pub struct Settings {
     pub metrics_address: Option<SocketAddr>,
     /// Where `/livez` and `/readyz` are served, if anywhere.
     pub healthz_address: Option<SocketAddr>,
+    /// Average API writes per second (0: unlimited) and the burst allowed at once.
+    pub kube_api_qps: f64,
+    pub kube_api_burst: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -220,7 +224,7 @@ fn shutdown_signal() -> Shared<futures::future::BoxFuture<'static, ()>> {
 /// Runs every controller until a shutdown signal: serves metrics and probes at once, then,
 /// with leader election on, waits for the Lease before reconciling anything.
 pub async fn run(settings: Settings) -> Result<(), RunError> {
-    let client = Client::try_default().await.map_err(RunError::Connect)?;
+    let client = connect(settings.kube_api_qps, settings.kube_api_burst).await?;
     let metrics = Metrics::new();
     let health = Health::new();
     let servers = [
@@ -303,6 +307,18 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     }
     tracing::info!("certsmith controller stopped");
     outcome
+}
+
+/// A client for the current kubeconfig or in-cluster config, with the write limit.
+async fn connect(qps: f64, burst: u32) -> Result<Client, RunError> {
+    let config = kube::Config::infer()
+        .await
+        .map_err(|e| RunError::Connect(kube::Error::InferConfig(e)))?;
+    let builder = kube::client::ClientBuilder::try_from(config).map_err(RunError::Connect)?;
+    Ok(match ratelimit::WriteLimit::new(qps, burst) {
+        Some(limit) => builder.with_layer(&limit).build(),
+        None => builder.build(),
+    })
 }
 
 /// Every controller, until `shutdown`.

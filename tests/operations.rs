@@ -1,5 +1,5 @@
-//! What an operator scrapes and probes: `/metrics` with cert-manager's names and the right
-//! values for an issued certificate, `/livez` and `/readyz`, on the real bed.
+//! What an operator relies on, on the real bed: `/metrics` with cert-manager's names and the
+//! right values for an issued certificate, `/livez` and `/readyz`, and the API write limit.
 
 mod support;
 
@@ -112,6 +112,60 @@ async fn metrics_show_the_issued_certificate_and_probes_answer() {
         assert!(count >= 1, "{controller}: {count}");
     }
     assert!(text.contains("# TYPE certsmith_reconcile_duration_seconds histogram"));
+    drop(ctl);
+    delete_namespace(&client, &ns).await;
+}
+
+#[tokio::test]
+async fn the_write_limit_spaces_api_writes() {
+    let bed = TestBed::get();
+    let client = bed.client().await;
+    install_crds(&client).await;
+    let ns = fresh_namespace(&client, "writelimit").await;
+    // 4 writes per second, one at a time: an issuance of a dozen or more writes takes seconds
+    // instead of a fraction of one.
+    let ctl = ControllerProcess::start(
+        &bed,
+        &format!("writelimit-{ns}"),
+        &["--namespace", &ns, "--kube-api-qps=4", "--kube-api-burst=1"],
+    );
+    Api::<Issuer>::namespaced(client.clone(), &ns)
+        .create(
+            &PostParams::default(),
+            &Issuer::new(
+                "selfsigned",
+                IssuerSpec {
+                    self_signed: Some(SelfSignedIssuer::default()),
+                    ..Default::default()
+                },
+            ),
+        )
+        .await
+        .expect("issuer");
+    let certs: Api<Certificate> = Api::namespaced(client.clone(), &ns);
+    let start = std::time::Instant::now();
+    apply_certificate(
+        &certs,
+        "slow",
+        serde_json::json!({
+            "secretName": "slow-tls", "dnsNames": ["slow.example.test"],
+            "issuerRef": {"name": "selfsigned"},
+        }),
+    )
+    .await;
+    eventually(
+        Duration::from_secs(60),
+        "Certificate slow Ready",
+        || async { ready_at(&certs.get("slow").await.ok()?, 1).then_some(()) },
+    )
+    .await;
+    let elapsed = start.elapsed();
+    eprintln!("issuance at 4 writes/s: {:.1} s", elapsed.as_secs_f64());
+    assert!(
+        elapsed >= Duration::from_secs(2),
+        "issuance took {elapsed:?}: the writes were not spaced\n{}",
+        ctl.log_text()
+    );
     drop(ctl);
     delete_namespace(&client, &ns).await;
 }
