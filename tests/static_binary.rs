@@ -59,16 +59,16 @@ fn build_static_script_makes_a_small_static_binary_that_runs_both_subcommands() 
         "the binary grew to {size} bytes (bound {MAX_SIZE_BYTES})"
     );
 
-    let (ok, out, err) = run(&mut Command::new(&binary).arg("version"));
+    let (ok, out, err) = run(Command::new(&binary).arg("version"));
     assert!(ok, "certsmith version failed: {err}");
     assert_eq!(
         out.trim(),
         format!("certsmith {}", env!("CARGO_PKG_VERSION"))
     );
-    let (ok, out, err) = run(&mut Command::new(&binary).args(["acmesolver", "--help"]));
+    let (ok, out, err) = run(Command::new(&binary).args(["acmesolver", "--help"]));
     assert!(ok, "certsmith acmesolver --help failed: {err}");
     assert!(out.contains("--domain"), "{out}");
-    let (ok, out, err) = run(&mut Command::new(&binary).args(["controller", "--help"]));
+    let (ok, out, err) = run(Command::new(&binary).args(["controller", "--help"]));
     assert!(ok, "certsmith controller --help failed: {err}");
     assert!(out.contains("--leader-election-namespace"), "{out}");
 }
@@ -90,8 +90,7 @@ fn dockerfile_builds_with_the_script_and_runs_as_non_root() {
     assert!(dockerfile.contains("USER 65532:65532"));
     let last_from = dockerfile
         .lines()
-        .filter(|l| l.starts_with("FROM "))
-        .last()
+        .rfind(|l| l.starts_with("FROM "))
         .expect("a final stage");
     assert!(last_from.contains("distroless/static"), "{last_from}");
 }
