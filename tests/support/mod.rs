@@ -262,12 +262,18 @@ impl ControllerProcess {
     /// Starts the controller binary against the bed, with extra arguments (e.g.
     /// `--namespace`), logging to target/test-logs/<name>.log.
     pub fn start(bed: &TestBed, name: &str, args: &[&str]) -> Self {
+        Self::start_with_kubeconfig(bed.kubeconfig(), name, args)
+    }
+
+    /// Like [`ControllerProcess::start`], connecting with another kubeconfig (e.g. one holding
+    /// only a ServiceAccount's token, to run under that account's RBAC).
+    pub fn start_with_kubeconfig(kubeconfig: &Path, name: &str, args: &[&str]) -> Self {
         let dir = repo_root().join("target/test-logs");
         std::fs::create_dir_all(&dir).expect("creating target/test-logs");
         let log = dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).expect("creating the controller log");
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        let kubeconfig = bed.kubeconfig().to_owned();
+        let kubeconfig = kubeconfig.to_owned();
         let child = spawn_controller(&kubeconfig, &args, file);
         Self {
             child,
