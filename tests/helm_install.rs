@@ -514,7 +514,7 @@ async fn uninstall_keeps_the_crds_and_the_certificates() {
     }
     let ns = fresh_namespace(&admin, "helm-crds").await;
     let sets = vec![
-        "crds.enabled=true".to_owned(),
+        "installCRDs=true".to_owned(),
         format!("global.leaderElection.namespace={ns}"),
         format!("watchNamespace={ns}"),
     ];
