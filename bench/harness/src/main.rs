@@ -163,6 +163,14 @@ async fn run(args: Args) -> Result<(), String> {
         commit: commit(&args.repo),
         runs: b.runs,
         scale: b.scale,
+        counts: format!(
+            "{} CA Certificates, {} Secrets, {} at startup, {} http-01 + {} dns-01",
+            b.n(1000),
+            b.n(50_000),
+            b.n(10_000),
+            b.n(50),
+            b.n(20)
+        ),
         scenarios: scenarios
             .iter()
             .map(|s| {

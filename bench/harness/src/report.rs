@@ -88,6 +88,8 @@ pub struct Meta {
     pub scale: f64,
     pub scenarios: Vec<String>,
     pub cpus: usize,
+    /// The object counts at this scale.
+    pub counts: String,
     pub notes: Vec<String>,
 }
 
@@ -99,6 +101,7 @@ pub fn results_json(meta: &Meta, summaries: &[Summary]) -> serde_json::Value {
         "runs": meta.runs,
         "scale": meta.scale,
         "cpus": meta.cpus,
+        "counts": meta.counts,
         "scenarios": meta.scenarios,
         "notes": meta.notes,
         "figures": summaries.iter().map(to_json).collect::<Vec<_>>(),
@@ -108,11 +111,12 @@ pub fn results_json(meta: &Meta, summaries: &[Summary]) -> serde_json::Value {
 /// bench/results/latest.md: one row per figure against its target.
 pub fn markdown(meta: &Meta, summaries: &[Summary]) -> String {
     let mut out = format!(
-        "# certsmith benchmark results\n\n{} · commit `{}` · {} run(s) per scenario · scale {} · {} CPUs · scenarios: {}\n\n",
+        "# certsmith benchmark results\n\n{} · commit `{}` · {} run(s) per scenario · scale {} ({}) · {} CPUs · scenarios: {}\n\n",
         meta.started,
         meta.commit,
         meta.runs,
         trim(meta.scale),
+        meta.counts,
         meta.cpus,
         meta.scenarios.join(", "),
     );

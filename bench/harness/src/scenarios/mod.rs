@@ -243,7 +243,7 @@ pub fn report_writes(
 ) -> apimetrics::Attributed {
     let att = apimetrics::attribute(delta, harness);
     eprintln!(
-        "  {label}: {} writes, {} by the controller ({:.2} per certificate); not counted: {} by the bench, {} background (apiserver Lease, solver Pod status); 409 conflicts: {}",
+        "  {label}: {} writes, {} by the controller ({:.2} per certificate); not counted: {} by the bench, {} background (apiserver Lease and endpoints, solver Pod status); 409 conflicts: {}",
         delta.total_writes(),
         att.controller_total(),
         att.controller_total() as f64 / per,

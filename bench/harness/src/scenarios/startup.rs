@@ -31,7 +31,7 @@ pub async fn run(b: &mut Bench) {
         Ok(w) => w,
         Err(e) => {
             b.note(format!("startup: {e}"));
-            b.finish(loader, &ns, 0).await;
+            b.finish(loader, &ns, 1).await;
             return;
         }
     };
