@@ -25,6 +25,8 @@ pub type WriteKey = String;
 pub struct Snapshot {
     /// Writes by `resource[/subresource] VERB`, every response code.
     pub writes: BTreeMap<WriteKey, u64>,
+    /// Reads (GET, LIST; not WATCH) by `resource[/subresource] VERB`: for the profile only.
+    pub reads: BTreeMap<WriteKey, u64>,
     /// Requests answered 409 Conflict, by `resource[/subresource] VERB`: optimistic-lock
     /// failures (stale resourceVersion) and creates of existing names.
     pub conflicts: BTreeMap<WriteKey, u64>,
@@ -49,6 +51,7 @@ impl Snapshot {
         };
         Snapshot {
             writes: sub(&self.writes, &before.writes),
+            reads: sub(&self.reads, &before.reads),
             conflicts: sub(&self.conflicts, &before.conflicts),
         }
     }
@@ -86,6 +89,8 @@ pub fn parse(text: &str) -> Snapshot {
         let value = value as u64;
         if WRITE_VERBS.contains(&verb) {
             *snap.writes.entry(key.clone()).or_default() += value;
+        } else if verb == "GET" || verb == "LIST" {
+            *snap.reads.entry(key.clone()).or_default() += value;
         }
         if get("code") == "409" {
             *snap.conflicts.entry(key).or_default() += value;
@@ -224,6 +229,7 @@ apiserver_request_duration_seconds_bucket{verb="POST",le="0.1"} 5
         .collect();
         assert_eq!(s.writes, want);
         assert_eq!(s.total_conflicts(), 3);
+        assert_eq!(s.reads, BTreeMap::from([("secrets GET".to_owned(), 900)]));
         assert_eq!(s.total_writes(), 379);
     }
 

@@ -258,6 +258,17 @@ pub fn report_writes(
     for (k, n) in &delta.conflicts {
         eprintln!("    409 on {k}: {n}");
     }
+    // Reads cost the apiserver too (every client's, the bench's watch included).
+    let mut reads: Vec<(&String, &u64)> = delta.reads.iter().collect();
+    reads.sort_by(|a, b| b.1.cmp(a.1));
+    if !reads.is_empty() {
+        let top: Vec<String> = reads
+            .iter()
+            .take(6)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        eprintln!("    reads (all clients): {}", top.join(", "));
+    }
     att
 }
 
