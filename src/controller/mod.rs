@@ -137,13 +137,23 @@ where
     let health = ctx.health.clone();
     health.expect_cache(cache);
     // No backoff here: the Controller backs off its trigger streams itself.
-    let events =
-        reflector(writer, watcher(api, watcher::Config::default())).inspect(move |event| {
-            if let Ok(watcher::Event::InitDone) = event {
-                health.cache_synced(cache);
-            }
-        });
+    let events = reflector(
+        writer,
+        watcher(api, watcher::Config::default()).modify(drop_managed_fields),
+    )
+    .inspect(move |event| {
+        if let Ok(watcher::Event::InitDone) = event {
+            health.cache_synced(cache);
+        }
+    });
     kube::runtime::Controller::for_stream(events.applied_objects(), reader)
+}
+
+/// Cached objects keep no `managedFields`: nothing reads them from a cache (the one reader,
+/// Secret output drift, GETs its Secret), and with a field manager per controller they were
+/// most of each cached Certificate's and CertificateRequest's memory.
+pub(crate) fn drop_managed_fields<K: kube::Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
 }
 
 /// Wraps a reconciler: each call runs in a span naming the controller and the object, and is

@@ -41,7 +41,8 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             ctx.watched::<CertificateRequest>(),
             watcher::Config::default(),
         )
-        .default_backoff(),
+        .default_backoff()
+        .modify(crate::controller::drop_managed_fields),
     )
     .touched_objects();
     crate::controller::cached_controller(
