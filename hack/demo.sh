@@ -21,6 +21,31 @@ ENV_FILE=${CERTSMITH_TESTENV_DIR:-$REPO/target/testenv}/env
 banner() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@"; }
 
+# wait_ready NS TIMEOUT_S CERT...: one progress line, updated in place, until every Certificate
+# is Ready; on timeout, `certsmith status` says why for the ones that are not.
+wait_ready() {
+  local ns=$1 timeout=$2; shift 2
+  local start=$SECONDS ready line c
+  while :; do
+    ready=0 line=
+    for c in "$@"; do
+      if [[ $(kubectl get certificate "$c" -n "$ns" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]; then
+        ready=$((ready + 1)); line+=" $c:ready"
+      else
+        line+=" $c:..."
+      fi
+    done
+    printf '\r  %d/%d Ready after %3ds:%s ' "$ready" "$#" $((SECONDS - start)) "$line"
+    (( ready == $# )) && { printf '\n'; return 0; }
+    if (( SECONDS - start >= timeout )); then
+      printf '\n'
+      for c in "$@"; do target/release/certsmith status certificate "$c" -n "$ns" || true; done
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
 if [[ ${1:-} == clean ]]; then
   if bash "$HACK/testenv.sh" status >/dev/null 2>&1; then
     # shellcheck disable=SC1091
@@ -64,20 +89,38 @@ show helm upgrade --install certsmith charts/certsmith -n certsmith --create-nam
 show kubectl wait --for=condition=Established crd -l app.kubernetes.io/part-of=certsmith --timeout=60s
 show kubectl get crd -l app.kubernetes.io/part-of=certsmith
 
-banner "4. Start the controller (in the background; it stops when this script ends)"
+banner "4. Run the controller as the chart's ServiceAccount (the bed has no kubelet to run its Pod)"
 mkdir -p target
+# A kubeconfig holding only a token of the chart's ServiceAccount: the controller gets exactly
+# the chart's RBAC, as its Pod would.
+sa_kubeconfig=target/demo-sa.kubeconfig
+cp "$KUBECONFIG" "$sa_kubeconfig" && chmod 600 "$sa_kubeconfig"
+token=$(kubectl create token certsmith -n certsmith --duration=24h)
+kubectl --kubeconfig "$sa_kubeconfig" config set-credentials certsmith-sa --token="$token" >/dev/null
+kubectl --kubeconfig "$sa_kubeconfig" config set-context --current --user=certsmith-sa >/dev/null
+unset token
 # The bed's DNS (BIND) answers for *.example.test and Pebble validates http-01 on $HTTP01_PORT:
 # point the self-checks there, as a real cluster's would go to its resolvers and port 80.
-target/release/certsmith controller --leader-elect=false --cluster-resource-namespace certsmith \
+# Leader election is on, as in the chart: the Lease certsmith-controller in kube-system.
+KUBECONFIG=$sa_kubeconfig target/release/certsmith controller --cluster-resource-namespace certsmith \
+  --metrics-listen-address 127.0.0.1:9402 --healthz-listen-address 127.0.0.1:9403 \
   --dns01-recursive-nameservers "$RFC2136_NAMESERVER" --dns01-recursive-nameservers-only \
   --acme-http01-self-check-port "$HTTP01_PORT" >target/demo-controller.log 2>&1 &
 controller_pid=$!
 trap 'kill $controller_pid 2>/dev/null || true' EXIT
 echo "certsmith controller running (pid $controller_pid, log target/demo-controller.log)"
+# It reconciles once it holds the Lease: at once normally (the previous run's controller
+# released it on exit), up to the 60 s lease duration if that one was killed with SIGKILL.
+for _ in $(seq 1 150); do
+  if curl -sf http://127.0.0.1:9403/readyz 2>/dev/null | grep -q leader; then break; fi
+  sleep 0.5
+done
+show curl -s http://127.0.0.1:9403/readyz
+show target/release/certsmith check api
 
 banner "5. Apply the examples: a self-signed ClusterIssuer, a root CA Certificate, a CA Issuer, a server Certificate"
 show kubectl apply -f examples/
-show kubectl wait --for=condition=Ready certificate/demo-root-ca certificate/web -n default --timeout=60s
+wait_ready default 60 demo-root-ca web
 show kubectl get clusterissuers
 show kubectl get issuers -n default
 show kubectl get certificates,certificaterequests -n default -o wide
@@ -147,7 +190,7 @@ YAML
 sed "s|caBundle: <the bed's CA, base64>|caBundle: $ca_bundle|" "$work.issuers.yaml" | kubectl apply -f -
 rm -f "$work.issuers.yaml"
 started=$(date +%s%N)
-show kubectl wait --for=condition=Ready certificate/web-acme certificate/wild-acme -n default --timeout=120s
+wait_ready default 120 web-acme wild-acme
 printf 'both Ready %s ms after apply\n' "$(( ($(date +%s%N) - started) / 1000000 ))"
 show kubectl get clusterissuers pebble-http01 pebble-dns01 -o wide
 show kubectl get orders -n default -o wide
@@ -181,7 +224,7 @@ YAML
 )
 printf '%s\n' "$shop_ingress" | sed 's/^/  /'
 printf '%s\n' "$shop_ingress" | kubectl apply -f -
-show kubectl wait --for=condition=Ready certificate/shop-tls -n default --timeout=120s
+wait_ready default 120 shop-tls
 show kubectl get certificate shop-tls -n default -o wide
 kubectl get secret shop-tls -n default -o jsonpath='{.data.tls\.crt}' | base64 -d >"$work/shop.crt"
 show openssl x509 -in "$work/shop.crt" -noout -subject -issuer -ext subjectAltName
@@ -210,11 +253,19 @@ rm -f "$bad"
 banner "10. kubectl explain knows every field"
 show kubectl explain certificate.spec.renewBefore
 
+banner "11. certsmith status: the whole chain of each certificate in one screen"
+for c in demo-root-ca web web-acme wild-acme shop-tls; do
+  show target/release/certsmith status certificate "$c" -n default
+done
+show target/release/certsmith inspect secret web-tls -n default
+
 banner "Done"
 cat <<MSG
 The bed stays up. Explore with:
   source $ENV_FILE
   kubectl get cert-manager -A          # every certsmith object
   kubectl explain certificate.spec
+  target/release/certsmith status certificate web -n default    # why is it (not) Ready
+Next: docs/getting-started.md, docs/troubleshooting.md.
 Clean up with: hack/demo.sh clean
 MSG
