@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod certificates;
 pub mod issuers;
 pub mod requests;
+pub mod selection;
 pub mod shim;
 
 use std::sync::Arc;
@@ -75,6 +76,8 @@ pub struct Settings {
     pub namespace: Option<String>,
     pub acme: acme::accounts::AcmeSettings,
     pub shim: ShimSettings,
+    /// Optional controllers turned on or off (`--controllers`).
+    pub controllers: selection::Selection,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +163,16 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
             shim::run_gateway(ctx.clone(), shutdown.clone()).await;
         }
     };
+    let approver_on = settings.controllers.approver;
+    let approver = async {
+        if approver_on {
+            approver::run(ctx.clone(), shutdown.clone()).await;
+        } else {
+            tracing::info!(
+                "the built-in approver is off (--controllers): approve requests by hand"
+            );
+        }
+    };
     let cluster_issuers = async {
         if ctx.namespace.is_none() {
             issuers::run_cluster_issuers(ctx.clone(), shutdown.clone()).await;
@@ -168,7 +181,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     futures::join!(
         issuers::run_issuers(ctx.clone(), shutdown.clone()),
         cluster_issuers,
-        approver::run(ctx.clone(), shutdown.clone()),
+        approver,
         requests::run(ctx.clone(), shutdown.clone()),
         certificates::run(ctx.clone(), shutdown.clone()),
         acme::orders::run(ctx.clone(), shutdown.clone()),
