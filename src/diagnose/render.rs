@@ -401,16 +401,10 @@ mod tests {
                 9,
                 &["one two", "    three", "    four"],
             ),
-            (
-                "  a b c d e f",
-                7,
-                &["  a b c", "      d", "      e", "      f"],
-            ),
-            (
-                "abcdefghij",
-                4,
-                &["abcd", "    e", "    f", "    g", "    h", "    i", "    j"],
-            ),
+            // Continuation indent is the line's plus 4, at most half the width.
+            ("  a b c d e f", 7, &["  a b c", "   d e", "   f"]),
+            ("  a b c d e f", 20, &["  a b c d e f"]),
+            ("abcdefghij", 4, &["abcd", "  ef", "  gh", "  ij"]),
             ("trailing   ", 20, &["trailing"]),
         ];
         for (input, width, want) in table {
