@@ -23,24 +23,40 @@ pub fn wrap_text(text: &str, width: usize) -> String {
 }
 
 fn wrap_line(line: &str, width: usize, out: &mut String) {
+    let line = line.trim_end();
     if line.chars().count() <= width {
-        out.push_str(line.trim_end());
+        out.push_str(line);
         out.push('\n');
         return;
     }
     let indent = line.chars().take_while(|c| *c == ' ').count();
     let cont = " ".repeat((indent + 4).min(width / 2));
+    // Words with the spaces before them, so columns inside a line keep their alignment.
+    let mut tokens: Vec<(String, String)> = Vec::new();
+    let mut spaces = String::new();
+    let mut word = String::new();
+    for ch in line[indent..].chars() {
+        if ch == ' ' {
+            if !word.is_empty() {
+                tokens.push((std::mem::take(&mut spaces), std::mem::take(&mut word)));
+            }
+            spaces.push(' ');
+        } else {
+            word.push(ch);
+        }
+    }
+    if !word.is_empty() {
+        tokens.push((spaces, word));
+    }
     let mut current = " ".repeat(indent);
     let mut has_word = false;
-    for word in line.split(' ').filter(|w| !w.is_empty()) {
-        let mut word = word.to_owned();
+    for (gap, mut word) in tokens {
         loop {
             let len = current.chars().count();
-            let wlen = word.chars().count();
-            let sep = usize::from(has_word);
-            if len + sep + wlen <= width {
+            let gap_len = if has_word { gap.chars().count() } else { 0 };
+            if len + gap_len + word.chars().count() <= width {
                 if has_word {
-                    current.push(' ');
+                    current.push_str(&gap);
                 }
                 current.push_str(&word);
                 has_word = true;
@@ -56,12 +72,11 @@ fn wrap_line(line: &str, width: usize, out: &mut String) {
             // A word longer than the room left: cut it.
             let room = width.saturating_sub(len).max(1);
             let head: String = word.chars().take(room).collect();
-            let tail: String = word.chars().skip(room).collect();
+            word = word.chars().skip(room).collect();
             current.push_str(&head);
             out.push_str(&current);
             out.push('\n');
             current = cont.clone();
-            word = tail;
             if word.is_empty() {
                 break;
             }
@@ -127,7 +142,13 @@ fn certificate_lines(out: &mut String, c: &CertificateView, indent: &str, now: T
         let _ = writeln!(out, "{indent}Usages       {}", c.usages.join(", "));
     }
     let _ = writeln!(out, "{indent}Serial       {}", c.serial);
-    let _ = writeln!(out, "{indent}SHA-256      {}", c.sha256_fingerprint);
+    // 32 bytes in colon hex are 95 columns: two lines of 16 bytes.
+    let fp = &c.sha256_fingerprint;
+    let (a, b) = fp.split_at(fp.len().min(48));
+    let _ = writeln!(out, "{indent}SHA-256      {}", a.trim_end_matches(':'));
+    if !b.is_empty() {
+        let _ = writeln!(out, "{indent}             {b}");
+    }
     let _ = writeln!(out, "{indent}SHA-1        {}", c.sha1_fingerprint);
 }
 
@@ -394,7 +415,7 @@ mod tests {
 
     #[test]
     fn wrapping() {
-        let table: [(&str, usize, &[&str]); 6] = [
+        let table: [(&str, usize, &[&str]); 7] = [
             ("short", 10, &["short"]),
             (
                 "one two three four",
@@ -406,6 +427,7 @@ mod tests {
             ("  a b c d e f", 20, &["  a b c d e f"]),
             ("abcdefghij", 4, &["abcd", "  ef", "  gh", "  ij"]),
             ("trailing   ", 20, &["trailing"]),
+            ("a  b   c d", 8, &["a  b   c", "    d"]),
         ];
         for (input, width, want) in table {
             let got = wrap_text(input, width);
