@@ -155,7 +155,7 @@ async fn read_secret(client: &Client, ns: &str, name: &str) -> SecretFacts {
                 .map(|(k, v)| (k, v.0))
                 .collect();
             SecretFacts::Present {
-                analysis: diagnose::secret::analyse(&data),
+                analysis: Box::new(diagnose::secret::analyse(&data)),
                 certificate_name,
             }
         }

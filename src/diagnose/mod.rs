@@ -31,7 +31,7 @@ pub enum SecretFacts {
     /// It could not be read (e.g. forbidden): the error.
     Unreadable(String),
     Present {
-        analysis: SecretAnalysis,
+        analysis: Box<SecretAnalysis>,
         /// Its `cert-manager.io/certificate-name` annotation.
         certificate_name: Option<String>,
     },
@@ -402,7 +402,7 @@ fn secret_section(cert: &Certificate, secret: &SecretFacts) -> SecretSection {
             present: true,
             error: None,
             certificate_name: certificate_name.clone(),
-            analysis: Some(analysis.clone()),
+            analysis: Some((**analysis).clone()),
         },
     }
 }
@@ -654,7 +654,7 @@ pub fn diagnose(facts: &StatusFacts, now: Timestamp) -> Summary {
             return Summary::new(
                 State::NotReady,
                 format!("CertificateRequest {rname} is invalid: {}", message_of(c)),
-                Some(format!("fix the Certificate's spec; a new request follows")),
+                Some("fix the Certificate's spec; a new request follows".into()),
             );
         }
     }

@@ -88,7 +88,7 @@ fn leaf(not_after: Timestamp) -> CertificateView {
 
 fn secret(key_matches: bool, not_after: Timestamp) -> SecretFacts {
     SecretFacts::Present {
-        analysis: SecretAnalysis {
+        analysis: Box::new(SecretAnalysis {
             keys: vec!["tls.crt".into(), "tls.key".into()],
             certificates: vec![leaf(not_after)],
             key: Some(KeyView {
@@ -97,7 +97,7 @@ fn secret(key_matches: bool, not_after: Timestamp) -> SecretFacts {
             }),
             key_matches: Some(key_matches),
             ..Default::default()
-        },
+        }),
         certificate_name: Some("web".into()),
     }
 }
