@@ -27,15 +27,13 @@ pub struct Cli {
     pub command: Command,
 }
 
-// Parsed once per process: the size of the controller's flags does not matter.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write the CustomResourceDefinitions generated from the API types: one file per CRD
     /// under crds/ and the Helm chart's CRD templates.
     Crdgen(crdgen::CrdgenArgs),
     /// Run the controllers (in a cluster, or against the current kubeconfig).
-    Controller(ControllerArgs),
+    Controller(Box<ControllerArgs>),
     /// Serve one ACME HTTP-01 challenge (what each solver Pod runs).
     Acmesolver(acmesolver::AcmesolverArgs),
     /// Why is a Certificate (not) ready? The whole chain in one screen.
@@ -133,6 +131,13 @@ pub struct ControllerArgs {
     /// How often candidates try to acquire, and the leader renews, the Lease (Go duration).
     #[arg(long, default_value = "15s", value_parser = parse_go_duration)]
     pub leader_election_retry_period: std::time::Duration,
+    /// Average API writes (create, update, patch, delete) per second this process may send;
+    /// reads and watches are not limited. 0 turns the limit off. cert-manager's flag name.
+    #[arg(long, default_value_t = 200.0)]
+    pub kube_api_qps: f64,
+    /// Writes allowed at once above the average rate.
+    #[arg(long, default_value_t = 400)]
+    pub kube_api_burst: u32,
     /// Address of the Prometheus `/metrics` endpoint; an empty value or `0` turns it off.
     #[arg(long, default_value = "0.0.0.0:9402")]
     pub metrics_listen_address: String,
@@ -155,7 +160,7 @@ pub(crate) fn parse_go_duration(input: &str) -> Result<std::time::Duration, Stri
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Crdgen(args) => crdgen::run(&args),
-        Command::Controller(args) => run_controller(args),
+        Command::Controller(args) => run_controller(*args),
         Command::Acmesolver(args) => acmesolver::run(args),
         Command::Status(args) => status::run(args),
         Command::Renew(args) => renew::run(args),
@@ -169,6 +174,11 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("certsmith controller: {message}");
+    ExitCode::from(2)
 }
 
 /// Where the repository's generated files live by default: the current directory.
@@ -185,6 +195,27 @@ fn run_controller(args: ControllerArgs) -> ExitCode {
         }
     };
     crate::telemetry::init_logging(args.log_format, &args.log_level);
+    let addresses = (
+        crate::telemetry::server::listen_address(&args.metrics_listen_address),
+        crate::telemetry::server::listen_address(&args.healthz_listen_address),
+    );
+    let (metrics_address, healthz_address) = match addresses {
+        (Ok(m), Ok(h)) => (m, h),
+        (Err(e), _) => return usage_error(&format!("--metrics-listen-address: {e}")),
+        (_, Err(e)) => return usage_error(&format!("--healthz-listen-address: {e}")),
+    };
+    let leader = args
+        .leader_elect
+        .then(|| crate::controller::leader::LeaderSettings {
+            namespace: args.leader_election_namespace.clone(),
+            identity: crate::controller::leader::identity(),
+            lease_duration: args.leader_election_lease_duration,
+            renew_deadline: args.leader_election_renew_deadline,
+            retry_period: args.leader_election_retry_period,
+        });
+    if let Some(Err(e)) = leader.as_ref().map(|l| l.validate()) {
+        return usage_error(&e);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {
@@ -212,6 +243,11 @@ fn run_controller(args: ControllerArgs) -> ExitCode {
             },
         },
         controllers,
+        leader,
+        metrics_address,
+        healthz_address,
+        kube_api_qps: args.kube_api_qps,
+        kube_api_burst: args.kube_api_burst,
     };
     match runtime.block_on(crate::controller::run(settings)) {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,8 +9,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
+use kube::runtime::controller::Action;
 use serde_json::json;
 
 use super::Context;
@@ -45,14 +44,15 @@ pub fn should_approve(request: &CertificateRequest) -> bool {
 
 /// Runs the approver until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    Controller::new(
-        ctx.watched::<CertificateRequest>(),
-        watcher::Config::default(),
-    )
-    .graceful_shutdown_on(shutdown)
-    .run(reconcile, error_policy, ctx)
-    .for_each(|r| super::log_outcome("approver", r))
-    .await;
+    crate::controller::cached_controller(&ctx, "approver", ctx.watched::<CertificateRequest>())
+        .graceful_shutdown_on(shutdown)
+        .run(
+            crate::controller::timed("approver", ctx.metrics.clone(), reconcile),
+            error_policy,
+            ctx,
+        )
+        .for_each(|r| super::log_outcome("approver", r))
+        .await;
 }
 
 async fn reconcile(

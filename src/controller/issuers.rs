@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
@@ -57,7 +57,7 @@ pub async fn run_issuers(
     ctx: Arc<Context>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let controller = Controller::new(ctx.watched::<Issuer>(), watcher::Config::default());
+    let controller = crate::controller::cached_controller(&ctx, "issuers", ctx.watched::<Issuer>());
     let store = controller.store();
     // Secrets as metadata only: a CA issuer needs to know that its Secret changed, not every
     // Secret's data.
@@ -76,7 +76,11 @@ pub async fn run_issuers(
                 .collect::<Vec<_>>()
         })
         .graceful_shutdown_on(shutdown)
-        .run(reconcile::<Issuer>, error_policy::<Issuer>, ctx)
+        .run(
+            crate::controller::timed("issuers", ctx.metrics.clone(), reconcile::<Issuer>),
+            error_policy::<Issuer>,
+            ctx,
+        )
         .for_each(|r| super::log_outcome("issuers", r))
         .await;
 }
@@ -86,9 +90,10 @@ pub async fn run_cluster_issuers(
     ctx: Arc<Context>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let controller = Controller::new(
+    let controller = crate::controller::cached_controller(
+        &ctx,
+        "clusterissuers",
         Api::<ClusterIssuer>::all(ctx.client.clone()),
-        watcher::Config::default(),
     );
     let store = controller.store();
     let secrets = watcher(
@@ -110,7 +115,11 @@ pub async fn run_cluster_issuers(
         })
         .graceful_shutdown_on(shutdown)
         .run(
-            reconcile::<ClusterIssuer>,
+            crate::controller::timed(
+                "clusterissuers",
+                ctx.metrics.clone(),
+                reconcile::<ClusterIssuer>,
+            ),
             error_policy::<ClusterIssuer>,
             ctx,
         )

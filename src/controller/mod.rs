@@ -6,16 +6,23 @@ pub mod approver;
 pub mod backoff;
 pub mod certificates;
 pub mod issuers;
+pub mod leader;
+pub mod ratelimit;
 pub mod requests;
 pub mod selection;
 pub mod shim;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
-use futures::future::{FutureExt, Shared};
+use futures::future::{BoxFuture, FutureExt, Shared};
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
+use tracing::Instrument;
 
+use crate::telemetry::health::{Health, Role};
+use crate::telemetry::metrics::Metrics;
 use backoff::ErrorBackoff;
 
 /// Everything a reconciler needs besides the object.
@@ -32,6 +39,10 @@ pub struct Context {
     /// ACME accounts, request counters and settings.
     pub acme: acme::accounts::AcmeRuntime,
     pub shim: ShimSettings,
+    /// Prometheus metrics of this process.
+    pub metrics: Arc<Metrics>,
+    /// What `/readyz` answers: leadership and cache sync.
+    pub health: Arc<Health>,
 }
 
 /// The Ingress shim's settings.
@@ -78,12 +89,97 @@ pub struct Settings {
     pub shim: ShimSettings,
     /// Optional controllers turned on or off (`--controllers`).
     pub controllers: selection::Selection,
+    /// Leader election, unless turned off.
+    pub leader: Option<leader::LeaderSettings>,
+    /// Where `/metrics` is served, if anywhere.
+    pub metrics_address: Option<SocketAddr>,
+    /// Where `/livez` and `/readyz` are served, if anywhere.
+    pub healthz_address: Option<SocketAddr>,
+    /// Average API writes per second (0: unlimited) and the burst allowed at once.
+    pub kube_api_qps: f64,
+    pub kube_api_burst: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("connecting to the Kubernetes API failed: {0}")]
     Connect(#[source] kube::Error),
+    #[error("serving {what} on {address} failed: {source}")]
+    Listen {
+        what: &'static str,
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("leadership lost: {0}; exiting so that only one replica reconciles")]
+    LostLeadership(String),
+}
+
+/// A kube-runtime Controller over `api` whose cache reports to `/readyz` when listed.
+///
+/// Built with `for_stream` on our own reflector rather than `Controller::new` so the initial
+/// list can be observed in the stream: `Store::wait_until_ready` cannot be used for that,
+/// because the store's ready signal wakes only one waiter and the controller's own runner
+/// already waits on it (a second waiter can steal its wake-up).
+pub(crate) fn cached_controller<K>(
+    ctx: &Context,
+    cache: &'static str,
+    api: kube::Api<K>,
+) -> kube::runtime::Controller<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    use futures::StreamExt;
+    use kube::runtime::{WatchStreamExt, reflector, watcher};
+    let (reader, writer) = reflector::store();
+    let health = ctx.health.clone();
+    health.expect_cache(cache);
+    // No backoff here: the Controller backs off its trigger streams itself.
+    let events =
+        reflector(writer, watcher(api, watcher::Config::default())).inspect(move |event| {
+            if let Ok(watcher::Event::InitDone) = event {
+                health.cache_synced(cache);
+            }
+        });
+    kube::runtime::Controller::for_stream(events.applied_objects(), reader)
+}
+
+/// Wraps a reconciler: each call runs in a span naming the controller and the object, and is
+/// counted and timed in the metrics (cert-manager's sync call and error counts).
+pub(crate) fn timed<K, C, T, E, F, Fut>(
+    controller: &'static str,
+    metrics: Arc<Metrics>,
+    mut reconcile: F,
+) -> impl FnMut(Arc<K>, Arc<C>) -> BoxFuture<'static, Result<T, E>>
+where
+    K: kube::Resource,
+    F: FnMut(Arc<K>, Arc<C>) -> Fut,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+{
+    move |object, ctx| {
+        let meta = object.meta();
+        let span = tracing::info_span!(
+            "reconcile",
+            controller,
+            namespace = meta.namespace.as_deref().unwrap_or(""),
+            name = meta.name.as_deref().unwrap_or(""),
+        );
+        let metrics = metrics.clone();
+        let work = reconcile(object, ctx);
+        async move {
+            let start = Instant::now();
+            let result = work.await;
+            metrics.record_sync(controller, start.elapsed(), result.is_err());
+            result
+        }
+        .instrument(span)
+        .boxed()
+    }
 }
 
 /// Logs what a controller's run stream reports besides successes: watch failures (e.g. a
@@ -128,16 +224,34 @@ fn shutdown_signal() -> Shared<futures::future::BoxFuture<'static, ()>> {
     .shared()
 }
 
-/// Runs every controller until a shutdown signal.
+/// Runs every controller until a shutdown signal: serves metrics and probes at once, then,
+/// with leader election on, waits for the Lease before reconciling anything.
 pub async fn run(settings: Settings) -> Result<(), RunError> {
-    let client = Client::try_default().await.map_err(RunError::Connect)?;
+    let client = connect(settings.kube_api_qps, settings.kube_api_burst).await?;
+    let metrics = Metrics::new();
+    let health = Health::new();
+    let servers = [
+        ("metrics", settings.metrics_address),
+        ("health probe", settings.healthz_address),
+    ];
+    for (what, address) in servers {
+        if let Some(address) = address {
+            crate::telemetry::server::bind(what, address, metrics.clone(), health.clone())
+                .await
+                .map_err(|source| RunError::Listen {
+                    what,
+                    address,
+                    source,
+                })?;
+        }
+    }
     let reporter = Reporter {
         controller: "certsmith".into(),
         instance: std::env::var("POD_NAME").ok(),
     };
     let ctx = Arc::new(Context {
         recorder: Recorder::new(client.clone(), reporter),
-        client,
+        client: client.clone(),
         cluster_resource_namespace: settings.cluster_resource_namespace,
         backoff: ErrorBackoff::default(),
         namespace: settings.namespace,
@@ -146,13 +260,76 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
             ..Default::default()
         },
         shim: settings.shim,
+        metrics: metrics.clone(),
+        health: health.clone(),
     });
+    metrics.watch_acme(ctx.acme.stats.clone());
     tracing::info!(
         cluster_resource_namespace = %ctx.cluster_resource_namespace,
         namespace = ctx.namespace.as_deref().unwrap_or("(all)"),
         "certsmith controller starting"
     );
     let shutdown = shutdown_signal();
+
+    let mut elector = None;
+    if let Some(leader) = settings.leader {
+        health.set_role(Role::Standby);
+        tracing::info!(
+            namespace = %leader.namespace,
+            lease = leader::LEASE_NAME,
+            identity = %leader.identity,
+            "waiting to become the leader"
+        );
+        let mut campaign = leader::Elector::new(client, leader);
+        if !campaign.acquire(shutdown.clone()).await {
+            tracing::info!("certsmith controller stopped before becoming the leader");
+            return Ok(());
+        }
+        tracing::info!("became the leader; starting the controllers");
+        elector = Some(campaign);
+    }
+    health.set_role(Role::Leader);
+    metrics.set_leader(true);
+
+    let controllers = run_controllers(ctx.clone(), shutdown.clone(), settings.controllers);
+    let outcome = match &elector {
+        None => {
+            controllers.await;
+            Ok(())
+        }
+        Some(elector) => {
+            tokio::select! {
+                () = controllers => Ok(()),
+                reason = elector.hold() => Err(RunError::LostLeadership(reason)),
+            }
+        }
+    };
+    metrics.set_leader(false);
+    if let (Some(elector), Ok(())) = (&elector, &outcome) {
+        elector.release().await;
+    }
+    tracing::info!("certsmith controller stopped");
+    outcome
+}
+
+/// A client for the current kubeconfig or in-cluster config, with the write limit.
+async fn connect(qps: f64, burst: u32) -> Result<Client, RunError> {
+    let config = kube::Config::infer()
+        .await
+        .map_err(|e| RunError::Connect(kube::Error::InferConfig(e)))?;
+    let builder = kube::client::ClientBuilder::try_from(config).map_err(RunError::Connect)?;
+    Ok(match ratelimit::WriteLimit::new(qps, burst) {
+        Some(limit) => builder.with_layer(&limit).build(),
+        None => builder.build(),
+    })
+}
+
+/// Every controller, until `shutdown`.
+async fn run_controllers(
+    ctx: Arc<Context>,
+    shutdown: Shared<BoxFuture<'static, ()>>,
+    selection: selection::Selection,
+) {
     let ingress_shim = async {
         if ctx.shim.ingress {
             shim::run(ctx.clone(), shutdown.clone()).await;
@@ -163,7 +340,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
             shim::run_gateway(ctx.clone(), shutdown.clone()).await;
         }
     };
-    let approver_on = settings.controllers.approver;
+    let approver_on = selection.approver;
     let approver = async {
         if approver_on {
             approver::run(ctx.clone(), shutdown.clone()).await;
@@ -189,6 +366,4 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         ingress_shim,
         gateway_shim,
     );
-    tracing::info!("certsmith controller stopped");
-    Ok(())
 }

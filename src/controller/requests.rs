@@ -12,7 +12,7 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -51,9 +51,10 @@ pub enum RequestError {
 /// Runs the signer until `shutdown`. Issuers and ClusterIssuers are watched so that a request
 /// waiting for its issuer is signed as soon as the issuer becomes Ready.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let controller = Controller::new(
+    let controller = crate::controller::cached_controller(
+        &ctx,
+        "certificaterequests",
         ctx.watched::<CertificateRequest>(),
-        watcher::Config::default(),
     );
     let store = controller.store();
     let store_for_cluster = store.clone();
@@ -95,7 +96,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     controller
         .owns(ctx.watched::<Order>(), watcher::Config::default())
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(
+            crate::controller::timed("certificaterequests", ctx.metrics.clone(), reconcile),
+            error_policy,
+            ctx,
+        )
         .for_each(|r| super::log_outcome("certificaterequests", r))
         .await;
 }

@@ -39,10 +39,14 @@ pub enum ShimError {
 
 /// Runs the Ingress shim until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    Controller::new(ctx.watched::<Ingress>(), watcher::Config::default())
+    crate::controller::cached_controller(&ctx, "ingress-shim", ctx.watched::<Ingress>())
         .owns(ctx.watched::<Certificate>(), watcher::Config::default())
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(
+            crate::controller::timed(CONTROLLER, ctx.metrics.clone(), reconcile),
+            error_policy,
+            ctx,
+        )
         .for_each(|r| super::log_outcome(CONTROLLER, r))
         .await;
 }
@@ -365,7 +369,11 @@ pub async fn run_gateway(
     Controller::new_with(api, watcher::Config::default(), resource)
         .owns(ctx.watched::<Certificate>(), watcher::Config::default())
         .graceful_shutdown_on(shutdown)
-        .run(reconcile_gateway, error_policy_gateway, ctx)
+        .run(
+            crate::controller::timed("gateway-shim", ctx.metrics.clone(), reconcile_gateway),
+            error_policy_gateway,
+            ctx,
+        )
         .for_each(|r| super::log_outcome("gateway-shim", r))
         .await;
 }

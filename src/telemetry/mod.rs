@@ -1,4 +1,8 @@
-//! Logging (and later metrics and health endpoints).
+//! Logging, metrics and the health endpoints.
+
+pub mod health;
+pub mod metrics;
+pub mod server;
 
 use tracing_subscriber::EnvFilter;
 

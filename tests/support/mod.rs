@@ -262,12 +262,18 @@ impl ControllerProcess {
     /// Starts the controller binary against the bed, with extra arguments (e.g.
     /// `--namespace`), logging to target/test-logs/<name>.log.
     pub fn start(bed: &TestBed, name: &str, args: &[&str]) -> Self {
+        Self::start_with_kubeconfig(bed.kubeconfig(), name, args)
+    }
+
+    /// Like [`ControllerProcess::start`], connecting with another kubeconfig (e.g. one holding
+    /// only a ServiceAccount's token, to run under that account's RBAC).
+    pub fn start_with_kubeconfig(kubeconfig: &Path, name: &str, args: &[&str]) -> Self {
         let dir = repo_root().join("target/test-logs");
         std::fs::create_dir_all(&dir).expect("creating target/test-logs");
         let log = dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).expect("creating the controller log");
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        let kubeconfig = bed.kubeconfig().to_owned();
+        let kubeconfig = kubeconfig.to_owned();
         let child = spawn_controller(&kubeconfig, &args, file);
         Self {
             child,
@@ -299,6 +305,70 @@ impl ControllerProcess {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// The process id (the controller's Lease identity ends in `_<pid>`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM (graceful shutdown) and waits up to `timeout` for the process to exit;
+    /// returns its exit status.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// The address a server of the controller bound (`what`: "metrics" or "health probe"),
+    /// read from its log; waits up to 30 s for the line.
+    pub async fn listen_address(&self, what: &str) -> std::net::SocketAddr {
+        let marker = format!("{what} server listening");
+        eventually(Duration::from_secs(30), &marker, || async {
+            let log = self.log_text();
+            log.lines().filter(|l| l.contains(&marker)).find_map(|l| {
+                l.split("address=")
+                    .nth(1)?
+                    .split_whitespace()
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+        })
+        .await
+    }
+}
+
+/// A plain HTTP/1.0 GET: (status code, body). For the controller's metrics and probes.
+pub fn http_get(address: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("connecting to {address}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").expect("sending the request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("reading the response");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response:.200}"));
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
 }
 
 fn spawn_controller(

@@ -17,10 +17,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::Store;
-use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
@@ -64,12 +63,15 @@ impl SolveError {
 
 /// Runs the Challenge controller until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let controller = Controller::new(ctx.watched::<Challenge>(), watcher::Config::default());
+    let controller =
+        crate::controller::cached_controller(&ctx, "challenges", ctx.watched::<Challenge>());
     let store = controller.store();
     controller
         .graceful_shutdown_on(shutdown)
         .run(
-            move |challenge, ctx| reconcile(challenge, ctx, store.clone()),
+            crate::controller::timed(CONTROLLER, ctx.metrics.clone(), move |challenge, ctx| {
+                reconcile(challenge, ctx, store.clone())
+            }),
             error_policy,
             ctx,
         )

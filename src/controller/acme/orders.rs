@@ -13,7 +13,7 @@ use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::ByteString;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
@@ -46,10 +46,14 @@ pub enum OrderError {
 
 /// Runs the Order controller until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    Controller::new(ctx.watched::<Order>(), watcher::Config::default())
+    crate::controller::cached_controller(&ctx, "orders", ctx.watched::<Order>())
         .owns(ctx.watched::<Challenge>(), watcher::Config::default())
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(
+            crate::controller::timed(CONTROLLER, ctx.metrics.clone(), reconcile),
+            error_policy,
+            ctx,
+        )
         .for_each(|r| crate::controller::log_outcome(CONTROLLER, r))
         .await;
 }

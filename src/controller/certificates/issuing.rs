@@ -19,7 +19,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
@@ -68,7 +68,11 @@ pub const REASON_ISSUING_FAILED: &str = REASON_FAILED;
 /// Runs the issuing controller until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let controller = watch_secret_siblings(
-        Controller::new(ctx.watched::<Certificate>(), watcher::Config::default()),
+        crate::controller::cached_controller(
+            &ctx,
+            "certificates-issuing",
+            ctx.watched::<Certificate>(),
+        ),
         &ctx,
     );
     let store = controller.store();
@@ -94,7 +98,9 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         )
         .graceful_shutdown_on(shutdown)
         .run(
-            move |certificate, ctx| reconcile(certificate, ctx, store.clone()),
+            crate::controller::timed(CONTROLLER, ctx.metrics.clone(), move |certificate, ctx| {
+                reconcile(certificate, ctx, store.clone())
+            }),
             error_policy,
             ctx,
         )

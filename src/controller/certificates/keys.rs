@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, ListParams, PostParams, Preconditions};
 use kube::core::PartialObjectMeta;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
@@ -38,15 +38,23 @@ const CONTROLLER: &str = "certificates-keymanager";
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let selector = format!("{LABEL_NEXT_PRIVATE_KEY}=true");
     // Metadata only (`PartialObjectMeta`): no key material passes through the watch.
-    Controller::new(ctx.watched::<Certificate>(), watcher::Config::default())
-        .owns(
-            ctx.watched::<PartialObjectMeta<Secret>>(),
-            watcher::Config::default().labels(&selector),
-        )
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|r| crate::controller::log_outcome(CONTROLLER, r))
-        .await;
+    crate::controller::cached_controller(
+        &ctx,
+        "certificates-keymanager",
+        ctx.watched::<Certificate>(),
+    )
+    .owns(
+        ctx.watched::<PartialObjectMeta<Secret>>(),
+        watcher::Config::default().labels(&selector),
+    )
+    .graceful_shutdown_on(shutdown)
+    .run(
+        crate::controller::timed(CONTROLLER, ctx.metrics.clone(), reconcile),
+        error_policy,
+        ctx,
+    )
+    .for_each(|r| crate::controller::log_outcome(CONTROLLER, r))
+    .await;
 }
 
 /// Whether the Certificate's `Issuing` condition is `True`.

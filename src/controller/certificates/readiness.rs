@@ -32,10 +32,15 @@ const CONTROLLER: &str = "readiness";
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let controller = certificate_controller(&ctx);
     let store = controller.store();
+    ctx.metrics.watch_certificates(store.clone());
     controller
         .graceful_shutdown_on(shutdown)
         .run(
-            move |certificate, ctx| reconcile(certificate, ctx, store.clone()),
+            crate::controller::timed(
+                "certificates-readiness",
+                ctx.metrics.clone(),
+                move |certificate, ctx| reconcile(certificate, ctx, store.clone()),
+            ),
             error_policy,
             ctx,
         )

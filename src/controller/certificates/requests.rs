@@ -11,7 +11,7 @@ use futures::StreamExt;
 use k8s_openapi::ByteString;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
@@ -41,15 +41,23 @@ const RECREATE_RETRY: Duration = Duration::from_secs(2);
 
 /// Runs the request manager until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    Controller::new(ctx.watched::<Certificate>(), watcher::Config::default())
-        .owns(
-            ctx.watched::<CertificateRequest>(),
-            watcher::Config::default(),
-        )
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|r| crate::controller::log_outcome(CONTROLLER, r))
-        .await;
+    crate::controller::cached_controller(
+        &ctx,
+        "certificates-requestmanager",
+        ctx.watched::<Certificate>(),
+    )
+    .owns(
+        ctx.watched::<CertificateRequest>(),
+        watcher::Config::default(),
+    )
+    .graceful_shutdown_on(shutdown)
+    .run(
+        crate::controller::timed(CONTROLLER, ctx.metrics.clone(), reconcile),
+        error_policy,
+        ctx,
+    )
+    .for_each(|r| crate::controller::log_outcome(CONTROLLER, r))
+    .await;
 }
 
 /// Whether the next CertificateRequest can serve the issuance in progress.

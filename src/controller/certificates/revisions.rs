@@ -13,7 +13,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Preconditions};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 
@@ -44,16 +44,20 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .default_backoff(),
     )
     .touched_objects();
-    Controller::new(ctx.watched::<Certificate>(), watcher::Config::default())
-        .watches_stream(request_events, |request| certificate_of(&request))
-        .graceful_shutdown_on(shutdown)
-        .run(
-            reconcile,
-            error_policy,
-            Arc::new(RevisionContext { ctx, requests }),
-        )
-        .for_each(|r| crate::controller::log_outcome("certificates-revisions", r))
-        .await;
+    crate::controller::cached_controller(
+        &ctx,
+        "certificates-revisions",
+        ctx.watched::<Certificate>(),
+    )
+    .watches_stream(request_events, |request| certificate_of(&request))
+    .graceful_shutdown_on(shutdown)
+    .run(
+        crate::controller::timed("certificates-revisions", ctx.metrics.clone(), reconcile),
+        error_policy,
+        Arc::new(RevisionContext { ctx, requests }),
+    )
+    .for_each(|r| crate::controller::log_outcome("certificates-revisions", r))
+    .await;
 }
 
 /// The Certificate a CertificateRequest belongs to, by its annotation, in its namespace.

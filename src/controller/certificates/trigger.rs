@@ -52,7 +52,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     controller
         .graceful_shutdown_on(shutdown)
         .run(
-            move |certificate, ctx| reconcile(certificate, ctx, store.clone()),
+            crate::controller::timed(
+                "certificates-trigger",
+                ctx.metrics.clone(),
+                move |certificate, ctx| reconcile(certificate, ctx, store.clone()),
+            ),
             error_policy,
             ctx,
         )
@@ -64,7 +68,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
 /// CertificateRequests it owns and by the Certificates naming the same Secret.
 pub(super) fn certificate_controller(ctx: &Context) -> Controller<Certificate> {
     let controller = watch_secret_siblings(
-        Controller::new(ctx.watched::<Certificate>(), watcher::Config::default()),
+        crate::controller::cached_controller(
+            ctx,
+            "certificates-trigger",
+            ctx.watched::<Certificate>(),
+        ),
         ctx,
     );
     let store = controller.store();
