@@ -624,6 +624,58 @@ async fn check_api_reads_crds_and_the_lease() {
     support::delete_namespace(&client, &ns).await;
 }
 
+/// `check api` against a real controller electing itself leader in a fresh namespace: ready
+/// once it holds the Lease, not ready once it died without releasing it and the Lease expired.
+#[tokio::test]
+async fn check_api_follows_a_real_controller() {
+    let bed = TestBed::get();
+    let client = bed.client().await;
+    install_crds(&client).await;
+    let ns = fresh_namespace(&client, "cli-leader").await;
+    let mut ctl = ControllerProcess::start(
+        &bed,
+        &format!("cli-leader-{ns}"),
+        &[
+            "--namespace",
+            &ns,
+            "--leader-elect=true",
+            "--leader-election-namespace",
+            &ns,
+            "--leader-election-lease-duration",
+            "4s",
+            "--leader-election-renew-deadline",
+            "3s",
+            "--leader-election-retry-period",
+            "1s",
+        ],
+    );
+    let check = |extra: &[&str]| {
+        let mut args = vec!["check", "api", "--leader-election-namespace", ns.as_str()];
+        args.extend(extra);
+        certsmith(&bed, &args)
+    };
+    let (ok, out, err) = check(&["--wait", "60s"]);
+    assert!(
+        ok,
+        "{out}{err}\ncontroller log:\n{}",
+        tail(&ctl.log_text(), 30)
+    );
+    assert!(first_line(&out).starts_with("OK: "), "{out}");
+    assert!(
+        out.contains(&format!("Lease {ns}/certsmith-controller: held by ")),
+        "{out}"
+    );
+    ctl.kill9();
+    let out = eventually(Duration::from_secs(30), "the Lease to expire", || async {
+        let (ok, out, _) = check(&[]);
+        (!ok).then_some(out)
+    })
+    .await;
+    assert!(first_line(&out).contains("was last renewed"), "{out}");
+    assert!(first_line(&out).contains("gone or stuck") || out.contains("gone or stuck"));
+    support::delete_namespace(&client, &ns).await;
+}
+
 /// Writes the controller's Lease as held by `test-holder`, renewed at `renewed`.
 async fn write_lease(leases: Api<Lease>, renewed: jiff::Timestamp) {
     let renew_time = serde_json::to_value(

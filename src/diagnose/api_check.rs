@@ -17,7 +17,7 @@ pub const REQUIRED_CRDS: [&str; 6] = [
 ];
 
 /// The controller's leader election Lease (see `certsmith controller --leader-election-namespace`).
-pub const LEASE_NAME: &str = "certsmith-controller";
+pub const LEASE_NAME: &str = crate::controller::leader::LEASE_NAME;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
