@@ -440,6 +440,81 @@ async fn approve_and_deny_by_hand() {
     env.cleanup().await;
 }
 
+/// approve/deny on requests for an external issuer (group `issuers.example.com`), which no
+/// certsmith controller touches: the conditions written, the defaults and flags, and the
+/// refusal to decide twice.
+#[tokio::test]
+async fn approve_and_deny_external_requests() {
+    let bed = TestBed::get();
+    let client = bed.client().await;
+    install_crds(&client).await;
+    let ns = fresh_namespace(&client, "cli-decide").await;
+    let requests: Api<CertificateRequest> = Api::namespaced(client.clone(), &ns);
+    for name in ["ext-a", "ext-b"] {
+        let doc = json!({ "apiVersion": "cert-manager.io/v1", "kind": "CertificateRequest",
+            "metadata": { "name": name },
+            "spec": { "request": b64(b"-----BEGIN CERTIFICATE REQUEST-----\n-----END CERTIFICATE REQUEST-----\n"),
+                      "issuerRef": { "name": "vault", "kind": "VaultIssuer", "group": "issuers.example.com" } } });
+        requests
+            .patch(
+                name,
+                &PatchParams::apply("certsmith-tests").force(),
+                &Patch::Apply(&doc),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("creating {name}: {e}"));
+    }
+    let cli = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["-n", ns.as_str()]);
+        certsmith(&bed, &all)
+    };
+    let decision = |name: &'static str, type_: &'static str| {
+        let requests = requests.clone();
+        async move {
+            let r = requests.get(name).await.unwrap();
+            let conds = r.status.and_then(|s| s.conditions).unwrap_or_default();
+            find_condition(&conds, type_).cloned()
+        }
+    };
+    let (ok, out, err) = cli(&["approve", "ext-a"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.trim(),
+        format!(
+            "CertificateRequest {ns}/ext-a approved (KubectlCertManager: manually approved by certsmith)"
+        )
+    );
+    let c = decision("ext-a", "Approved").await.expect("Approved");
+    assert_eq!(c.status, ConditionStatus::True);
+    assert_eq!(c.reason.as_deref(), Some("KubectlCertManager"));
+    assert!(c.last_transition_time.is_some());
+    assert!(decision("ext-a", "Denied").await.is_none());
+    let (ok, _, err) = cli(&["deny", "ext-a"]);
+    assert!(!ok && err.contains("already approved"), "{err}");
+
+    let (ok, _, err) = cli(&[
+        "deny",
+        "ext-b",
+        "--reason",
+        "PolicyDenied",
+        "--message",
+        "not in the allowed zone",
+    ]);
+    assert!(ok, "{err}");
+    let c = decision("ext-b", "Denied").await.expect("Denied");
+    assert_eq!(
+        (c.reason.as_deref(), c.message.as_deref()),
+        (Some("PolicyDenied"), Some("not in the allowed zone"))
+    );
+    assert!(decision("ext-b", "Approved").await.is_none());
+    let (ok, _, err) = cli(&["approve", "ext-b"]);
+    assert!(!ok && err.contains("already denied"), "{err}");
+    let (ok, _, err) = cli(&["approve", "ext-c"]);
+    assert!(!ok && err.contains("not found"), "{err}");
+    support::delete_namespace(&client, &ns).await;
+}
+
 /// ACME against Pebble with challenges that cannot pass: an http-01 self-check pointed at a
 /// dead port (the Challenge keeps failing), and a dns-01 solver with a wrong TSIG secret (the
 /// DNS update is refused). The first line names the failing challenge and why.
