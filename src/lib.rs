@@ -7,6 +7,7 @@ pub mod acme;
 pub mod api;
 pub mod cli;
 pub mod controller;
+pub mod diagnose;
 pub mod dns01;
 pub mod http01;
 pub mod issuer;

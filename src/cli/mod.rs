@@ -1,7 +1,16 @@
-//! The `certsmith` command line: one binary, one subcommand per job.
+//! The `certsmith` command line: one binary, one subcommand per job. The user's commands
+//! (status, renew, inspect, check, approve, deny, completion) share `kube` (connection and
+//! output flags); what they conclude is computed in `crate::diagnose`.
 
 pub mod acmesolver;
+pub mod approve;
+pub mod check;
+pub mod completion;
 pub mod crdgen;
+pub mod inspect;
+pub mod kube;
+pub mod renew;
+pub mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +36,20 @@ pub enum Command {
     Controller(Box<ControllerArgs>),
     /// Serve one ACME HTTP-01 challenge (what each solver Pod runs).
     Acmesolver(acmesolver::AcmesolverArgs),
+    /// Why is a Certificate (not) ready? The whole chain in one screen.
+    Status(status::StatusArgs),
+    /// Re-issue Certificates now (Issuing condition, reason ManuallyTriggered).
+    Renew(renew::RenewArgs),
+    /// Decode what a TLS Secret holds.
+    Inspect(inspect::InspectArgs),
+    /// Are the CRDs installed and the controller answering?
+    Check(check::CheckArgs),
+    /// Approve a CertificateRequest (when the built-in approver is off).
+    Approve(approve::DecisionArgs),
+    /// Deny a CertificateRequest.
+    Deny(approve::DecisionArgs),
+    /// Print a shell completion script (bash, zsh, fish).
+    Completion(completion::CompletionArgs),
     /// Print the version of this binary.
     Version,
 }
@@ -121,10 +144,15 @@ pub struct ControllerArgs {
     /// Address of the `/livez` and `/readyz` probes; an empty value or `0` turns them off.
     #[arg(long, default_value = "0.0.0.0:9403")]
     pub healthz_listen_address: String,
+    /// Optional controllers, cert-manager's spelling: `*` runs them all (the default);
+    /// `*,-certificaterequests-approver` turns the built-in approver off, so requests wait for
+    /// `certsmith approve`/`deny` or another approver.
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    pub controllers: Vec<String>,
 }
 
 /// Parses a Go duration (`90s`, `1h30m`) for a flag.
-fn parse_go_duration(input: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_go_duration(input: &str) -> Result<std::time::Duration, String> {
     crate::pki::duration::parse_duration(input).map_err(|e| e.to_string())
 }
 
@@ -134,6 +162,13 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Crdgen(args) => crdgen::run(&args),
         Command::Controller(args) => run_controller(*args),
         Command::Acmesolver(args) => acmesolver::run(args),
+        Command::Status(args) => status::run(args),
+        Command::Renew(args) => renew::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Approve(args) => approve::run(approve::Decision::Approve, args),
+        Command::Deny(args) => approve::run(approve::Decision::Deny, args),
+        Command::Completion(args) => completion::run(args),
         Command::Version => {
             println!("certsmith {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
@@ -152,6 +187,13 @@ fn default_root() -> PathBuf {
 }
 
 fn run_controller(args: ControllerArgs) -> ExitCode {
+    let controllers = match crate::controller::selection::parse(&args.controllers) {
+        Ok(c) => c,
+        Err(err) => {
+            eprintln!("certsmith controller: {err}");
+            return ExitCode::from(2);
+        }
+    };
     crate::telemetry::init_logging(args.log_format, &args.log_level);
     let addresses = (
         crate::telemetry::server::listen_address(&args.metrics_listen_address),
@@ -200,6 +242,7 @@ fn run_controller(args: ControllerArgs) -> ExitCode {
                 group: Some(args.default_issuer_group),
             },
         },
+        controllers,
         leader,
         metrics_address,
         healthz_address,

@@ -9,6 +9,7 @@ pub mod issuers;
 pub mod leader;
 pub mod ratelimit;
 pub mod requests;
+pub mod selection;
 pub mod shim;
 
 use std::net::SocketAddr;
@@ -86,6 +87,8 @@ pub struct Settings {
     pub namespace: Option<String>,
     pub acme: acme::accounts::AcmeSettings,
     pub shim: ShimSettings,
+    /// Optional controllers turned on or off (`--controllers`).
+    pub controllers: selection::Selection,
     /// Leader election, unless turned off.
     pub leader: Option<leader::LeaderSettings>,
     /// Where `/metrics` is served, if anywhere.
@@ -298,7 +301,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     health.set_role(Role::Leader);
     metrics.set_leader(true);
 
-    let controllers = run_controllers(ctx.clone(), shutdown.clone());
+    let controllers = run_controllers(ctx.clone(), shutdown.clone(), settings.controllers);
     let outcome = match &elector {
         None => {
             controllers.await;
@@ -332,7 +335,11 @@ async fn connect(qps: f64, burst: u32) -> Result<Client, RunError> {
 }
 
 /// Every controller, until `shutdown`.
-async fn run_controllers(ctx: Arc<Context>, shutdown: Shared<BoxFuture<'static, ()>>) {
+async fn run_controllers(
+    ctx: Arc<Context>,
+    shutdown: Shared<BoxFuture<'static, ()>>,
+    selection: selection::Selection,
+) {
     let ingress_shim = async {
         if ctx.shim.ingress {
             shim::run(ctx.clone(), shutdown.clone()).await;
@@ -343,6 +350,16 @@ async fn run_controllers(ctx: Arc<Context>, shutdown: Shared<BoxFuture<'static, 
             shim::run_gateway(ctx.clone(), shutdown.clone()).await;
         }
     };
+    let approver_on = selection.approver;
+    let approver = async {
+        if approver_on {
+            approver::run(ctx.clone(), shutdown.clone()).await;
+        } else {
+            tracing::info!(
+                "the built-in approver is off (--controllers): approve requests by hand"
+            );
+        }
+    };
     let cluster_issuers = async {
         if ctx.namespace.is_none() {
             issuers::run_cluster_issuers(ctx.clone(), shutdown.clone()).await;
@@ -351,7 +368,7 @@ async fn run_controllers(ctx: Arc<Context>, shutdown: Shared<BoxFuture<'static, 
     futures::join!(
         issuers::run_issuers(ctx.clone(), shutdown.clone()),
         cluster_issuers,
-        approver::run(ctx.clone(), shutdown.clone()),
+        approver,
         requests::run(ctx.clone(), shutdown.clone()),
         certificates::run(ctx.clone(), shutdown.clone()),
         acme::orders::run(ctx.clone(), shutdown.clone()),
