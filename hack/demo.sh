@@ -112,7 +112,7 @@ echo "certsmith controller running (pid $controller_pid, log target/demo-control
 # It reconciles once it holds the Lease: at once normally (the previous run's controller
 # released it on exit), up to the 60 s lease duration if that one was killed with SIGKILL.
 for _ in $(seq 1 150); do
-  if curl -sf http://127.0.0.1:9403/readyz 2>/dev/null | grep -q leader; then break; fi
+  if curl -sf http://127.0.0.1:9403/readyz 2>/dev/null | grep -q '^ok: leader'; then break; fi
   sleep 0.5
 done
 show curl -s http://127.0.0.1:9403/readyz

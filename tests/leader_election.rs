@@ -119,7 +119,10 @@ async fn one_leader_reconciles_and_a_standby_takes_over() {
     let (status, body) = http_get(standby_probes, "/readyz");
     assert_eq!(
         (status, body.trim()),
-        (200, "ok: standby (another replica holds the leader Lease)")
+        (
+            200,
+            "ok: standby (not the leader; campaigning for the Lease)"
+        )
     );
     let (_, metrics) = http_get(standby.listen_address("metrics").await, "/metrics");
     assert!(

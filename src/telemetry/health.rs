@@ -79,7 +79,7 @@ impl Health {
 fn decide(role: Role, caches: &BTreeMap<&'static str, bool>) -> Result<String, String> {
     match role {
         Role::Starting => Err("starting: leader election not decided yet".into()),
-        Role::Standby => Ok("ok: standby (another replica holds the leader Lease)".into()),
+        Role::Standby => Ok("ok: standby (not the leader; campaigning for the Lease)".into()),
         Role::Leader => {
             let waiting: Vec<&str> = caches
                 .iter()
@@ -123,7 +123,7 @@ mod tests {
             (
                 Role::Standby,
                 &none,
-                Ok("ok: standby (another replica holds the leader Lease)"),
+                Ok("ok: standby (not the leader; campaigning for the Lease)"),
             ),
             (
                 Role::Leader,
