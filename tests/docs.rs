@@ -194,7 +194,7 @@ fn check_block(page: &Page, index: usize) -> Result<(), String> {
 
 /// The `-f` value of a kubectl command, when it names a file in the repository.
 fn applies_repo_file(words: &[String]) -> bool {
-    file_arg(words).is_some_and(|f| repo_root().join(f).is_file())
+    file_arg(words).is_some_and(|f| repo_root().join(f).exists())
 }
 
 fn file_arg(words: &[String]) -> Option<&str> {
