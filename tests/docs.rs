@@ -493,7 +493,8 @@ struct Created {
 
 async fn run_flow(bed: &TestBed, client: &kube::Client, page: &Page, ca: &str) {
     let rand = random_label();
-    let ns = fresh_namespace(client, "docs-flow").await;
+    // Not created here: the page creates it (`kubectl create namespace demo`), as a user does.
+    let ns = format!("docs-flow-{rand}");
     let resources = fresh_namespace(client, "docs-flow-res").await;
     let cluster_names = page
         .blocks
@@ -526,6 +527,7 @@ async fn run_flow(bed: &TestBed, client: &kube::Client, page: &Page, ca: &str) {
     );
     let mut created = Created::default();
     let result = walk(bed, page, &flow, ca, &mut created, &ctl).await;
+    eprintln!("cleaning up after {}", page.file.display());
     // Clean up whatever happened.
     if created.release_installed {
         let _ = bed.helm(&["uninstall", &flow.release, "-n", &resources]);
@@ -558,6 +560,7 @@ async fn walk(
     ctl: &ControllerProcess,
 ) -> Result<(), String> {
     let mut checked = false;
+    let mut pending: Option<(usize, &Block)> = None;
     for (i, block) in page.blocks.iter().enumerate() {
         check_block(page, i).map_err(|e| format!("{}: {e}", block.at()))?;
         match (&block.directive, block.lang.as_str()) {
@@ -571,37 +574,29 @@ async fn walk(
                     .map_err(|e| format!("{}: {e}", block.at()))?;
             }
             (_, "yaml") => {
-                let substituted = Block {
-                    text: flow.text(&block.text),
-                    ..block.clone()
-                };
-                let docs: Vec<Value> = yaml_docs(&substituted)?
-                    .into_iter()
-                    .map(|d| flow.manifest(d, ca))
-                    .collect();
-                let file = manifest_file(&format!("{}-flow-{i}", flow.namespace), &docs);
-                let (ok, _, err) = bed.kubectl(&["apply", "-f", &file.to_string_lossy()]);
-                if !ok {
-                    return Err(format!("{}: applying failed: {err}", block.at()));
-                }
-                for d in &docs {
-                    created.objects.push((
-                        d["kind"].as_str().unwrap_or_default().to_owned(),
-                        d["metadata"]["namespace"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_owned(),
-                        d["metadata"]["name"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_owned(),
-                    ));
+                // Applied when the page says `kubectl apply -f FILE` (after, say, creating the
+                // namespace); before the next commands or manifest if it never does.
+                if let Some((j, earlier)) = pending.replace((i, block)) {
+                    apply_flow_yaml(bed, flow, ca, earlier, j, created).await?;
                 }
             }
             (_, _) => {
-                for words in shell::commands(&block.text).expect("checked") {
+                let commands = shell::commands(&block.text).expect("checked");
+                let applies = commands
+                    .iter()
+                    .any(|w| w.get(1).is_some_and(|v| v == "apply") && !applies_repo_file(w));
+                if !applies && let Some((j, yaml)) = pending.take() {
+                    apply_flow_yaml(bed, flow, ca, yaml, j, created).await?;
+                }
+                for words in commands {
                     let words = flow.command(&words);
                     let verb = words.get(1).map(String::as_str);
+                    if verb == Some("apply") && !applies_repo_file(&words) {
+                        let (j, yaml) = pending.take().ok_or_else(|| {
+                            format!("{}: `kubectl apply` with no manifest above", block.at())
+                        })?;
+                        apply_flow_yaml(bed, flow, ca, yaml, j, created).await?;
+                    }
                     if !checked && matches!(verb, Some("delete" | "uninstall")) {
                         checked = true;
                         wait_all_ready(bed, created).await?;
@@ -614,9 +609,45 @@ async fn walk(
             }
         }
     }
+    if let Some((j, yaml)) = pending.take() {
+        apply_flow_yaml(bed, flow, ca, yaml, j, created).await?;
+    }
     if !checked {
         wait_all_ready(bed, created).await?;
         check_live_metrics(ctl, &flow.namespace).await?;
+    }
+    Ok(())
+}
+
+/// Applies a walk-through's manifest for real, with the flow's substitutions.
+async fn apply_flow_yaml(
+    bed: &TestBed,
+    flow: &Flow,
+    ca: &str,
+    block: &Block,
+    index: usize,
+    created: &mut Created,
+) -> Result<(), String> {
+    let substituted = Block {
+        text: flow.text(&block.text),
+        ..block.clone()
+    };
+    let docs: Vec<Value> = yaml_docs(&substituted)?
+        .into_iter()
+        .map(|d| flow.manifest(d, ca))
+        .collect();
+    let file = manifest_file(&format!("{}-flow-{index}", flow.namespace), &docs);
+    let (ok, _, err) = bed.kubectl(&["apply", "-f", &file.to_string_lossy()]);
+    if !ok {
+        return Err(format!("{}: applying failed: {err}", block.at()));
+    }
+    for d in &docs {
+        let field = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        created.objects.push((
+            field(&d["kind"]),
+            field(&d["metadata"]["namespace"]),
+            field(&d["metadata"]["name"]),
+        ));
     }
     Ok(())
 }
@@ -720,7 +751,9 @@ async fn wait_all_ready(bed: &TestBed, created: &Created) -> Result<(), String> 
 /// a Certificate of the walk-through.
 async fn check_live_metrics(ctl: &ControllerProcess, ns: &str) -> Result<(), String> {
     let address = ctl.listen_address("metrics").await;
+    eprintln!("reading http://{address}/metrics");
     let (status, body) = support::http_get(address, "/metrics");
+    eprintln!("/metrics answered {status}, {} bytes", body.len());
     if status != 200 {
         return Err(format!("/metrics answered {status}"));
     }

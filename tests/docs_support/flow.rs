@@ -9,6 +9,8 @@
 //!   where ClusterIssuer Secrets live) another one, and the Helm release `certsmith` a unique
 //!   release: concurrent tests share the bed;
 //! - cluster-scoped names the page creates (ClusterIssuers) get a random suffix;
+//! - `kubectl delete` gets `--wait=false`: the bed has no namespace controller, so a deleted
+//!   namespace never finishes terminating;
 //! - `helm install` of charts/certsmith also gets `--set installCRDs=false --set
 //!   crds.enabled=false`: the bed's CRDs are shared by concurrent tests and never owned by one
 //!   release.
@@ -68,6 +70,9 @@ impl Flow {
             } else if let Some(v) = out[i].strip_prefix("--namespace=") {
                 out[i] = format!("--namespace={}", self.namespace_of(v));
             }
+        }
+        if out[0] == "kubectl" && out.get(1).is_some_and(|v| v == "delete") {
+            out.push("--wait=false".into());
         }
         if out[0] == "helm"
             && matches!(
@@ -225,6 +230,10 @@ mod tests {
             (
                 "kubectl create namespace demo",
                 "kubectl create namespace ns1",
+            ),
+            (
+                "kubectl delete namespace demo",
+                "kubectl delete namespace ns1 --wait=false",
             ),
             (
                 "kubectl get pods --namespace=certsmith",
