@@ -363,11 +363,8 @@ fn exercise_command(bed: &TestBed, words: &[String]) -> Result<(), String> {
     let verb = words.get(1).map(String::as_str).unwrap_or("");
     let mut words = words.to_vec();
     match words[0].as_str() {
-        "certsmith" => {
-            if !(check_certsmith(&words)? && RUN_CERTSMITH) {
-                return Ok(());
-            }
-        }
+        // Parsed always; run only once the CLI is complete.
+        "certsmith" if !(check_certsmith(&words)? && RUN_CERTSMITH) => return Ok(()),
         "kubectl" if verb == "apply" && !applies_repo_file(&words) => return Ok(()), // the yaml above
         "kubectl" if KUBECTL_WRITE.contains(&verb) => words.push("--dry-run=server".into()),
         "kubectl" if verb == "wait" => {

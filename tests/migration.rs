@@ -81,6 +81,37 @@ async fn assert_steady(
     }
 }
 
+/// The restarted controller did look at the Certificate: its trigger and readiness controllers
+/// have run (read from `/metrics` of the newest start in the log).
+fn assert_reconciled(ctl: &ControllerProcess) {
+    let log = ctl.log_text();
+    let address = log
+        .lines()
+        .filter(|l| l.contains("metrics server listening"))
+        .filter_map(|l| {
+            l.split("address=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .next_back()
+        .expect("the controller logs its metrics address");
+    let (_, body) = support::http_get(address, "/metrics");
+    for controller in ["certificates-trigger", "certificates-readiness"] {
+        let line = format!("certmanager_controller_sync_call_count{{controller=\"{controller}\"}}");
+        let calls: f64 = body
+            .lines()
+            .find_map(|l| l.strip_prefix(&line)?.trim().parse().ok())
+            .unwrap_or(0.0);
+        assert!(
+            calls >= 1.0,
+            "{controller} never reconciled after the restart:\n{body}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_certificate_issued_by_another_controller_is_not_issued_again() {
     let bed = TestBed::get();
@@ -146,6 +177,7 @@ async fn a_certificate_issued_by_another_controller_is_not_issued_again() {
         .expect("deleting web-1");
     ctl.restart();
     assert_steady(&certs, &secrets, &requests, 1, &pem, &[], &ctl).await;
+    assert_reconciled(&ctl);
 
     drop(ctl);
     delete_namespace(&client, &ns).await;
