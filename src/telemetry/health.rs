@@ -109,11 +109,7 @@ mod tests {
         let synced = BTreeMap::from([("certificates", true), ("issuers", true)]);
         let half = BTreeMap::from([("certificates", true), ("issuers", false)]);
         let none = BTreeMap::new();
-        type Case<'a> = (
-            Role,
-            &'a BTreeMap<&'static str, bool>,
-            Result<&'a str, &'a str>,
-        );
+        type Case<'a> = (Role, &'a BTreeMap<&'static str, bool>, Result<&'a str, &'a str>);
         let cases: [Case; 5] = [
             (
                 Role::Starting,
