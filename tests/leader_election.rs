@@ -7,10 +7,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 
-use certsmith::api::{Certificate, Issuer, IssuerSpec, SelfSignedIssuer};
-use support::certs::{apply_certificate, ready_at};
+use certsmith::api::Certificate;
+use support::certs::{apply_certificate, create_selfsigned_issuer, wait_ready_at};
 use support::{
     ControllerProcess, TestBed, delete_namespace, eventually, fresh_namespace, http_get,
     install_crds,
@@ -58,12 +58,7 @@ async fn certificate_ready(certs: &Api<Certificate>, name: &str) {
         }),
     )
     .await;
-    eventually(
-        Duration::from_secs(45),
-        &format!("Certificate {name} Ready"),
-        || async { ready_at(&certs.get(name).await.ok()?, 1).then_some(()) },
-    )
-    .await;
+    wait_ready_at(certs, name, 1).await;
 }
 
 #[tokio::test]
@@ -74,19 +69,7 @@ async fn one_leader_reconciles_and_a_standby_takes_over() {
     let ns = fresh_namespace(&client, "leader").await;
     let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
     let certs: Api<Certificate> = Api::namespaced(client.clone(), &ns);
-    Api::<Issuer>::namespaced(client.clone(), &ns)
-        .create(
-            &PostParams::default(),
-            &Issuer::new(
-                "selfsigned",
-                IssuerSpec {
-                    self_signed: Some(SelfSignedIssuer::default()),
-                    ..Default::default()
-                },
-            ),
-        )
-        .await
-        .expect("issuer");
+    create_selfsigned_issuer(&client, &ns, "selfsigned").await;
 
     let mut a = start(&bed, &ns, "a");
     let mut b = start(&bed, &ns, "b");

@@ -6,11 +6,13 @@ mod support;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 
-use certsmith::api::{Certificate, Issuer, IssuerSpec, SelfSignedIssuer};
+use certsmith::api::Certificate;
 use certsmith::pki::inspect::parse_certificates_pem;
-use support::certs::{apply_certificate, ready_at, secret_data};
+use support::certs::{
+    apply_certificate, create_selfsigned_issuer, ready_at, secret_data, wait_ready_at,
+};
 use support::{
     ControllerProcess, TestBed, delete_namespace, eventually, fresh_namespace, http_get,
     install_crds,
@@ -33,19 +35,7 @@ async fn metrics_show_the_issued_certificate_and_probes_answer() {
     let (status, body) = http_get(probes, "/livez");
     assert_eq!((status, body.trim()), (200, "ok"));
 
-    Api::<Issuer>::namespaced(client.clone(), &ns)
-        .create(
-            &PostParams::default(),
-            &Issuer::new(
-                "selfsigned",
-                IssuerSpec {
-                    self_signed: Some(SelfSignedIssuer::default()),
-                    ..Default::default()
-                },
-            ),
-        )
-        .await
-        .expect("issuer");
+    create_selfsigned_issuer(&client, &ns, "selfsigned").await;
     let certs: Api<Certificate> = Api::namespaced(client.clone(), &ns);
     apply_certificate(
         &certs,
@@ -57,11 +47,7 @@ async fn metrics_show_the_issued_certificate_and_probes_answer() {
         }),
     )
     .await;
-    eventually(Duration::from_secs(45), "Certificate web Ready", || async {
-        let cert = certs.get("web").await.ok()?;
-        ready_at(&cert, 1).then_some(())
-    })
-    .await;
+    wait_ready_at(&certs, "web", 1).await;
     let secret = Api::<Secret>::namespaced(client.clone(), &ns)
         .get("web-tls")
         .await
@@ -129,19 +115,7 @@ async fn the_write_limit_spaces_api_writes() {
         &format!("writelimit-{ns}"),
         &["--namespace", &ns, "--kube-api-qps=4", "--kube-api-burst=1"],
     );
-    Api::<Issuer>::namespaced(client.clone(), &ns)
-        .create(
-            &PostParams::default(),
-            &Issuer::new(
-                "selfsigned",
-                IssuerSpec {
-                    self_signed: Some(SelfSignedIssuer::default()),
-                    ..Default::default()
-                },
-            ),
-        )
-        .await
-        .expect("issuer");
+    create_selfsigned_issuer(&client, &ns, "selfsigned").await;
     let certs: Api<Certificate> = Api::namespaced(client.clone(), &ns);
     let start = std::time::Instant::now();
     apply_certificate(

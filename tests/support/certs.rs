@@ -5,10 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-use certsmith::api::{Certificate, ConditionStatus, find_condition};
+use certsmith::api::{
+    Certificate, ConditionStatus, Issuer, IssuerSpec, SelfSignedIssuer, find_condition,
+};
 
 /// Server-side applies a Certificate with `spec` (JSON as in a manifest).
 pub async fn apply_certificate(api: &Api<Certificate>, name: &str, spec: serde_json::Value) {
@@ -23,6 +25,33 @@ pub async fn apply_certificate(api: &Api<Certificate>, name: &str, spec: serde_j
     )
     .await
     .unwrap_or_else(|e| panic!("applying Certificate {name}: {e}"));
+}
+
+/// Creates a SelfSigned Issuer `name` in `ns`.
+pub async fn create_selfsigned_issuer(client: &kube::Client, ns: &str, name: &str) {
+    Api::<Issuer>::namespaced(client.clone(), ns)
+        .create(
+            &PostParams::default(),
+            &Issuer::new(
+                name,
+                IssuerSpec {
+                    self_signed: Some(SelfSignedIssuer::default()),
+                    ..Default::default()
+                },
+            ),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("creating Issuer {ns}/{name}: {e}"));
+}
+
+/// Waits up to 45 s until the Certificate `name` is Ready at `revision` (see [`ready_at`]).
+pub async fn wait_ready_at(api: &Api<Certificate>, name: &str, revision: i32) {
+    super::eventually(
+        std::time::Duration::from_secs(45),
+        &format!("Certificate {name} Ready at revision {revision}"),
+        || async { ready_at(&api.get(name).await.ok()?, revision).then_some(()) },
+    )
+    .await;
 }
 
 /// Whether `cert` is Ready at `revision` (or later) for its current generation, with issuance
