@@ -47,7 +47,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     crate::controller::cached_controller(&ctx, "approver", ctx.watched::<CertificateRequest>())
         .graceful_shutdown_on(shutdown)
         .run(
-            crate::controller::timed("approver", ctx.metrics.clone(), reconcile),
+            crate::controller::timed("approver", &ctx, reconcile),
             error_policy,
             ctx,
         )
@@ -76,7 +76,7 @@ async fn reconcile(
         "kind": "CertificateRequest",
         "status": { "conditions": [condition] },
     });
-    Api::<CertificateRequest>::namespaced(ctx.client.clone(), &namespace)
+    let written = Api::<CertificateRequest>::namespaced(ctx.client.clone(), &namespace)
         .patch_status(
             &name,
             &PatchParams::apply(FIELD_MANAGER).force(),
@@ -88,6 +88,7 @@ async fn reconcile(
             name: name.clone(),
             source,
         })?;
+    ctx.writes.record(&written);
     tracing::info!(namespace, name, "approved CertificateRequest");
     ctx.backoff
         .reset(&format!("CertificateRequest/{namespace}/{name}/approver"));

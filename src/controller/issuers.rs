@@ -77,7 +77,7 @@ pub async fn run_issuers(
         })
         .graceful_shutdown_on(shutdown)
         .run(
-            crate::controller::timed("issuers", ctx.metrics.clone(), reconcile::<Issuer>),
+            crate::controller::timed("issuers", &ctx, reconcile::<Issuer>),
             error_policy::<Issuer>,
             ctx,
         )
@@ -115,11 +115,7 @@ pub async fn run_cluster_issuers(
         })
         .graceful_shutdown_on(shutdown)
         .run(
-            crate::controller::timed(
-                "clusterissuers",
-                ctx.metrics.clone(),
-                reconcile::<ClusterIssuer>,
-            ),
+            crate::controller::timed("clusterissuers", &ctx, reconcile::<ClusterIssuer>),
             error_policy::<ClusterIssuer>,
             ctx,
         )
@@ -279,7 +275,7 @@ async fn write_ready<K: IssuerKind>(
         "kind": K::kind(&()),
         "status": status,
     });
-    issuer
+    let written = issuer
         .api_for(ctx.client.clone())
         .patch_status(
             &name,
@@ -292,6 +288,7 @@ async fn write_ready<K: IssuerKind>(
             name: name.clone(),
             source,
         })?;
+    ctx.writes.record(&written);
     if transition {
         publish_transition(issuer, &condition, ctx).await;
     }

@@ -5,6 +5,7 @@ pub mod acme;
 pub mod approver;
 pub mod backoff;
 pub mod certificates;
+pub mod freshness;
 pub mod issuers;
 pub mod leader;
 pub mod ratelimit;
@@ -43,6 +44,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// What `/readyz` answers: leadership and cache sync.
     pub health: Arc<Health>,
+    /// This process's latest write to each object, so no reconcile decides on an older copy.
+    pub writes: Arc<freshness::WriteLog>,
 }
 
 /// The Ingress shim's settings.
@@ -160,17 +163,23 @@ pub(crate) fn drop_managed_fields<K: kube::Resource>(object: &mut K) {
 }
 
 /// Wraps a reconciler: each call runs in a span naming the controller and the object, and is
-/// counted and timed in the metrics (cert-manager's sync call and error counts).
-pub(crate) fn timed<K, C, T, E, F, Fut>(
+/// counted and timed in the metrics (cert-manager's sync call and error counts). A call handed
+/// a cached copy older than this process's last write to the object does not run: the write's
+/// watch event is on its way and triggers the reconcile again (the requeue is a backstop).
+pub(crate) fn timed<K, C, E, F, Fut>(
     controller: &'static str,
-    metrics: Arc<Metrics>,
+    ctx: &Context,
     mut reconcile: F,
-) -> impl FnMut(Arc<K>, Arc<C>) -> BoxFuture<'static, Result<T, E>>
+) -> impl FnMut(Arc<K>, Arc<C>) -> BoxFuture<'static, Result<kube::runtime::controller::Action, E>>
++ use<K, C, E, F, Fut>
 where
     K: kube::Resource,
     F: FnMut(Arc<K>, Arc<C>) -> Fut,
-    Fut: Future<Output = Result<T, E>> + Send + 'static,
+    Fut: Future<Output = Result<kube::runtime::controller::Action, E>> + Send + 'static,
+    E: Send + 'static,
 {
+    let metrics = ctx.metrics.clone();
+    let writes = ctx.writes.clone();
     move |object, ctx| {
         let meta = object.meta();
         let span = tracing::info_span!(
@@ -179,6 +188,13 @@ where
             namespace = meta.namespace.as_deref().unwrap_or(""),
             name = meta.name.as_deref().unwrap_or(""),
         );
+        if writes.is_stale(object.as_ref()) {
+            span.in_scope(|| tracing::debug!("cache behind our last write; waiting for it"));
+            return futures::future::ready(Ok(kube::runtime::controller::Action::requeue(
+                CACHE_CATCH_UP,
+            )))
+            .boxed();
+        }
         let metrics = metrics.clone();
         let work = reconcile(object, ctx);
         async move {
@@ -191,6 +207,9 @@ where
         .boxed()
     }
 }
+
+/// The backstop requeue of a reconcile skipped for a stale cache.
+const CACHE_CATCH_UP: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Logs what a controller's run stream reports besides successes: watch failures (e.g. a
 /// missing CRD or RBAC) and objects the reconciler could not handle.
@@ -272,6 +291,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         shim: settings.shim,
         metrics: metrics.clone(),
         health: health.clone(),
+        writes: Default::default(),
     });
     metrics.watch_acme(ctx.acme.stats.clone());
     tracing::info!(

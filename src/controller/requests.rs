@@ -97,7 +97,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .owns(ctx.watched::<Order>(), watcher::Config::default())
         .graceful_shutdown_on(shutdown)
         .run(
-            crate::controller::timed("certificaterequests", ctx.metrics.clone(), reconcile),
+            crate::controller::timed("certificaterequests", &ctx, reconcile),
             error_policy,
             ctx,
         )
@@ -437,7 +437,7 @@ async fn write_status(
     }
     let patch = json!({ "apiVersion": "cert-manager.io/v1", "kind": "CertificateRequest", "status": status_patch });
     let name = request.name_any();
-    Api::<CertificateRequest>::namespaced(ctx.client.clone(), namespace)
+    let written = Api::<CertificateRequest>::namespaced(ctx.client.clone(), namespace)
         .patch_status(
             &name,
             &PatchParams::apply(FIELD_MANAGER).force(),
@@ -449,9 +449,11 @@ async fn write_status(
             name: name.clone(),
             source,
         })?;
+    ctx.writes.record(&written);
     tracing::info!(namespace, name, reason, "CertificateRequest updated");
-    // Events on transitions (or a new reason), not on every rewrite of a waiting message.
-    if transition || reason_changed {
+    // Events on transitions (or a new reason), not on every rewrite of a waiting message; none
+    // for a signed request, whose Certificate's `Issued` Event says it (an Event is a write).
+    if (transition || reason_changed) && status != ConditionStatus::True {
         let event = Event {
             type_: if status == ConditionStatus::True || reason == crate::api::REASON_PENDING {
                 EventType::Normal

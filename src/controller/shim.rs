@@ -43,7 +43,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .owns(ctx.watched::<Certificate>(), watcher::Config::default())
         .graceful_shutdown_on(shutdown)
         .run(
-            crate::controller::timed(CONTROLLER, ctx.metrics.clone(), reconcile),
+            crate::controller::timed(CONTROLLER, &ctx, reconcile),
             error_policy,
             ctx,
         )
@@ -370,7 +370,7 @@ pub async fn run_gateway(
         .owns(ctx.watched::<Certificate>(), watcher::Config::default())
         .graceful_shutdown_on(shutdown)
         .run(
-            crate::controller::timed("gateway-shim", ctx.metrics.clone(), reconcile_gateway),
+            crate::controller::timed("gateway-shim", &ctx, reconcile_gateway),
             error_policy_gateway,
             ctx,
         )

@@ -69,7 +69,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     controller
         .graceful_shutdown_on(shutdown)
         .run(
-            crate::controller::timed(CONTROLLER, ctx.metrics.clone(), move |challenge, ctx| {
+            crate::controller::timed(CONTROLLER, &ctx, move |challenge, ctx| {
                 reconcile(challenge, ctx, store.clone())
             }),
             error_policy,
@@ -511,7 +511,10 @@ async fn patch_finalizers(
         .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
     {
-        Ok(_) => Ok(()),
+        Ok(written) => {
+            ctx.writes.record(&written);
+            Ok(())
+        }
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
         Err(source) => Err(ChallengeError::Kube {
             what: format!("updating the finalizers of Challenge {name}"),
@@ -541,7 +544,7 @@ async fn write_status(
         "status": status,
     });
     let name = challenge.name_any();
-    api(ctx, challenge)
+    let written = api(ctx, challenge)
         .patch_status(
             &name,
             &PatchParams::apply(FIELD_MANAGER).force(),
@@ -552,6 +555,7 @@ async fn write_status(
             what: format!("writing the status of Challenge {name}"),
             source,
         })?;
+    ctx.writes.record(&written);
     if status.state != challenge.status.as_ref().and_then(|s| s.state) {
         tracing::info!(
             namespace = challenge.namespace().unwrap_or_default(),

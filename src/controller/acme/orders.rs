@@ -50,7 +50,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .owns(ctx.watched::<Challenge>(), watcher::Config::default())
         .graceful_shutdown_on(shutdown)
         .run(
-            crate::controller::timed(CONTROLLER, ctx.metrics.clone(), reconcile),
+            crate::controller::timed(CONTROLLER, &ctx, reconcile),
             error_policy,
             ctx,
         )
@@ -611,17 +611,19 @@ async fn write_status(
         "status": status,
     });
     let name = order.name_any();
-    Api::<Order>::namespaced(ctx.client.clone(), &order.namespace().unwrap_or_default())
-        .patch_status(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await
-        .map_err(|source| OrderError::Kube {
-            what: format!("writing the status of Order {name}"),
-            source,
-        })?;
+    let written =
+        Api::<Order>::namespaced(ctx.client.clone(), &order.namespace().unwrap_or_default())
+            .patch_status(
+                &name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
+            .await
+            .map_err(|source| OrderError::Kube {
+                what: format!("writing the status of Order {name}"),
+                source,
+            })?;
+    ctx.writes.record(&written);
     if let Some(state) = status
         .state
         .filter(|s| Some(*s) != order.status.as_ref().and_then(|o| o.state))

@@ -98,7 +98,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         )
         .graceful_shutdown_on(shutdown)
         .run(
-            crate::controller::timed(CONTROLLER, ctx.metrics.clone(), move |certificate, ctx| {
+            crate::controller::timed(CONTROLLER, &ctx, move |certificate, ctx| {
                 reconcile(certificate, ctx, store.clone())
             }),
             error_policy,

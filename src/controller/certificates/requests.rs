@@ -52,7 +52,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     )
     .graceful_shutdown_on(shutdown)
     .run(
-        crate::controller::timed(CONTROLLER, ctx.metrics.clone(), reconcile),
+        crate::controller::timed(CONTROLLER, &ctx, reconcile),
         error_policy,
         ctx,
     )
@@ -323,16 +323,9 @@ async fn reconcile_inner(
     };
     match api.create(&params, &request).await {
         Ok(_) => {
+            // No Event: the request is an object of its own (`certsmith status` shows it) and
+            // every Event is an API write; failures to create one still get a Warning.
             tracing::info!(namespace, request = name, "created CertificateRequest");
-            publish(
-                ctx,
-                certificate,
-                EventType::Normal,
-                "Requested",
-                format!("Created new CertificateRequest resource {name:?}"),
-                "RequestCertificate",
-            )
-            .await;
             Ok(Action::await_change())
         }
         // Another reconcile made it, or the replaced one is still going away: look again.

@@ -53,7 +53,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     .watches_stream(request_events, |request| certificate_of(&request))
     .graceful_shutdown_on(shutdown)
     .run(
-        crate::controller::timed("certificates-revisions", ctx.metrics.clone(), reconcile),
+        crate::controller::timed("certificates-revisions", &ctx, reconcile),
         error_policy,
         Arc::new(RevisionContext { ctx, requests }),
     )

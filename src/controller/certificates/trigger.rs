@@ -52,11 +52,9 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     controller
         .graceful_shutdown_on(shutdown)
         .run(
-            crate::controller::timed(
-                "certificates-trigger",
-                ctx.metrics.clone(),
-                move |certificate, ctx| reconcile(certificate, ctx, store.clone()),
-            ),
+            crate::controller::timed("certificates-trigger", &ctx, move |certificate, ctx| {
+                reconcile(certificate, ctx, store.clone())
+            }),
             error_policy,
             ctx,
         )
@@ -275,7 +273,10 @@ async fn apply_issuing(
         )
         .await
     {
-        Ok(_) => Ok(true),
+        Ok(written) => {
+            ctx.writes.record(&written);
+            Ok(true)
+        }
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
         Err(source) => Err(CertificateError::Write {
             what: format!("the status of Certificate {namespace}/{name}"),

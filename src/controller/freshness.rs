@@ -1,0 +1,137 @@
+//! Read-your-writes for the caches: a reconcile that starts on an object older than what this
+//! process last wrote to it would decide on stale state (a status already written looks
+//! missing), rewrite it and, for ACME, could repeat a step. The writers record the
+//! resourceVersion the API server returned; a reconcile handed an older copy waits for the
+//! cache instead, which the write's own watch event brings a few milliseconds later.
+//!
+//! resourceVersions are compared as numbers: kube-apiserver's are etcd revisions, and
+//! Kubernetes makes them comparable officially (KEP-5504). One that does not parse is never
+//! called stale.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long a recorded write is remembered: far longer than a watch event takes to arrive,
+/// short enough that a lost event (a relist) cannot hold an object up for long.
+const REMEMBER_FOR: Duration = Duration::from_secs(10);
+/// Past this many entries, expired ones are swept on the next record.
+const SWEEP_ABOVE: usize = 4096;
+
+/// An object's uid: unique across kinds, and new when a name is reused.
+type ObjectKey = String;
+
+/// The newest resourceVersion this process wrote, per object.
+#[derive(Default)]
+pub struct WriteLog {
+    written: Mutex<HashMap<ObjectKey, (u64, Instant)>>,
+}
+
+impl WriteLog {
+    /// Remembers the object the API server returned from a write.
+    pub fn record<K: kube::Resource>(&self, written: &K) {
+        let meta = written.meta();
+        let (Some(uid), Some(version)) = (
+            meta.uid.clone(),
+            parse_version(meta.resource_version.as_deref()),
+        ) else {
+            return;
+        };
+        let now = Instant::now();
+        let mut map = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > SWEEP_ABOVE {
+            map.retain(|_, (_, at)| now.duration_since(*at) < REMEMBER_FOR);
+        }
+        let entry = map.entry(uid).or_insert((version, now));
+        if version >= entry.0 {
+            *entry = (version, now);
+        }
+    }
+
+    /// Whether `cached` is older than this process's last write to it.
+    pub fn is_stale<K: kube::Resource>(&self, cached: &K) -> bool {
+        let meta = cached.meta();
+        let Some(uid) = meta.uid.as_deref() else {
+            return false;
+        };
+        let map = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        let written = map.get(uid).copied();
+        is_behind(
+            parse_version(meta.resource_version.as_deref()),
+            written,
+            Instant::now(),
+        )
+    }
+}
+
+fn parse_version(version: Option<&str>) -> Option<u64> {
+    version?.parse().ok()
+}
+
+/// The decision: a cached copy is behind when a write newer than it was recorded recently.
+fn is_behind(cached: Option<u64>, written: Option<(u64, Instant)>, now: Instant) -> bool {
+    match (cached, written) {
+        (Some(cached), Some((written, at))) => {
+            cached < written && now.duration_since(at) < REMEMBER_FOR
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::certificate::Certificate;
+
+    #[test]
+    fn behind_only_when_an_older_copy_meets_a_recent_write() {
+        let now = Instant::now();
+        let recent = Some((20, now));
+        let old = Some((20, now - REMEMBER_FOR - Duration::from_millis(1)));
+        let cases = [
+            ("older copy, recent write", Some(19), recent, true),
+            ("the written copy", Some(20), recent, false),
+            (
+                "newer copy (someone wrote after us)",
+                Some(21),
+                recent,
+                false,
+            ),
+            ("older copy, forgotten write", Some(19), old, false),
+            ("nothing written", Some(19), None, false),
+            ("unparsable version", None, recent, false),
+        ];
+        for (case, cached, written, want) in cases {
+            assert_eq!(is_behind(cached, written, now), want, "{case}");
+        }
+    }
+
+    fn certificate(name: &str, version: &str) -> Certificate {
+        let mut c = Certificate::new(name, Default::default());
+        c.metadata.namespace = Some("ns".into());
+        c.metadata.uid = Some(format!("uid-{name}"));
+        c.metadata.resource_version = Some(version.into());
+        c
+    }
+
+    #[test]
+    fn log_keeps_the_newest_write_per_object() {
+        let log = WriteLog::default();
+        log.record(&certificate("a", "10"));
+        log.record(&certificate("a", "8"));
+        assert!(
+            log.is_stale(&certificate("a", "9")),
+            "behind the write of 10"
+        );
+        assert!(!log.is_stale(&certificate("a", "10")));
+        assert!(!log.is_stale(&certificate("b", "1")), "another object");
+        let mut recreated = certificate("a", "9");
+        recreated.metadata.uid = Some("uid-a2".into());
+        assert!(
+            !log.is_stale(&recreated),
+            "a new object under the same name"
+        );
+        log.record(&certificate("a", "not-a-number"));
+        assert!(log.is_stale(&certificate("a", "9")), "kept 10");
+    }
+}
