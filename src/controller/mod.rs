@@ -46,6 +46,15 @@ pub struct Context {
     pub health: Arc<Health>,
     /// This process's latest write to each object, so no reconcile decides on an older copy.
     pub writes: Arc<freshness::WriteLog>,
+    /// Reconciles each controller runs at once.
+    pub concurrent_workers: u16,
+}
+
+impl Context {
+    /// The settings every Controller runs with: at most `concurrent_workers` reconciles at once.
+    pub fn controller_config(&self) -> kube::runtime::controller::Config {
+        kube::runtime::controller::Config::default().concurrency(self.concurrent_workers)
+    }
 }
 
 /// The Ingress shim's settings.
@@ -101,6 +110,8 @@ pub struct Settings {
     /// Average API writes per second (0: unlimited) and the burst allowed at once.
     pub kube_api_qps: f64,
     pub kube_api_burst: u32,
+    /// Reconciles each controller runs at once (`--concurrent-workers`).
+    pub concurrent_workers: u16,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +164,7 @@ where
         }
     });
     kube::runtime::Controller::for_stream(events.applied_objects(), reader)
+        .with_config(ctx.controller_config())
 }
 
 /// Cached objects keep no `managedFields`: nothing reads them from a cache (the one reader,
@@ -292,6 +304,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         metrics: metrics.clone(),
         health: health.clone(),
         writes: Default::default(),
+        concurrent_workers: settings.concurrent_workers,
     });
     metrics.watch_acme(ctx.acme.stats.clone());
     tracing::info!(

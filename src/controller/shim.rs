@@ -367,6 +367,7 @@ pub async fn run_gateway(
         None => Api::all_with(ctx.client.clone(), &resource),
     };
     Controller::new_with(api, watcher::Config::default(), resource)
+        .with_config(ctx.controller_config())
         .owns(ctx.watched::<Certificate>(), watcher::Config::default())
         .graceful_shutdown_on(shutdown)
         .run(

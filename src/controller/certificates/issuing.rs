@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 use super::keys::{controlled_by, is_issuing, publish};
 use super::requests::{RequestVerdict, is_stale, next_key, request_verdict};
 use super::secret_sync::{secret_drift, wanted_secret};
+use super::shared::SharedCertificates;
 use super::siblings::{conflict_in_store, watch_secret_siblings};
 use super::trigger::{certificates_for_secret, gather};
 use super::{
@@ -66,15 +67,12 @@ pub const REASON_ISSUING_DONE: &str = REASON_ISSUED;
 pub const REASON_ISSUING_FAILED: &str = REASON_FAILED;
 
 /// Runs the issuing controller until `shutdown`.
-pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let controller = watch_secret_siblings(
-        crate::controller::cached_controller(
-            &ctx,
-            "certificates-issuing",
-            ctx.watched::<Certificate>(),
-        ),
-        &ctx,
-    );
+pub async fn run(
+    ctx: Arc<Context>,
+    shared: Arc<SharedCertificates>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let controller = watch_secret_siblings(shared.controller(), &shared);
     let store = controller.store();
     let secrets_store = store.clone();
     // Secret metadata only (never cached): an edited Secret is brought back to the spec.

@@ -22,6 +22,7 @@ use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
+use super::shared::SharedCertificates;
 use super::{CertificateError, MANAGER_KEYS, apply_status, backoff_key, get_secret};
 use crate::api::{
     CONDITION_ISSUING, Certificate, ConditionStatus, LABEL_NEXT_PRIVATE_KEY,
@@ -35,26 +36,27 @@ use crate::pki::keys::{
 const CONTROLLER: &str = "certificates-keymanager";
 
 /// Runs the key manager until `shutdown`.
-pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+pub async fn run(
+    ctx: Arc<Context>,
+    shared: Arc<SharedCertificates>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
     let selector = format!("{LABEL_NEXT_PRIVATE_KEY}=true");
     // Metadata only (`PartialObjectMeta`): no key material passes through the watch.
-    crate::controller::cached_controller(
-        &ctx,
-        "certificates-keymanager",
-        ctx.watched::<Certificate>(),
-    )
-    .owns(
-        ctx.watched::<PartialObjectMeta<Secret>>(),
-        watcher::Config::default().labels(&selector),
-    )
-    .graceful_shutdown_on(shutdown)
-    .run(
-        crate::controller::timed(CONTROLLER, &ctx, reconcile),
-        error_policy,
-        ctx,
-    )
-    .for_each(|r| crate::controller::log_outcome(CONTROLLER, r))
-    .await;
+    shared
+        .controller()
+        .owns(
+            ctx.watched::<PartialObjectMeta<Secret>>(),
+            watcher::Config::default().labels(&selector),
+        )
+        .graceful_shutdown_on(shutdown)
+        .run(
+            crate::controller::timed(CONTROLLER, &ctx, reconcile),
+            error_policy,
+            ctx,
+        )
+        .for_each(|r| crate::controller::log_outcome(CONTROLLER, r))
+        .await;
 }
 
 /// Whether the Certificate's `Issuing` condition is `True`.

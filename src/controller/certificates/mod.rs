@@ -10,6 +10,9 @@
 //! - `readiness`: sets Ready, notBefore/notAfter/renewalTime and requeues at renewal;
 //! - `revisions`: prunes old CertificateRequests beyond `revisionHistoryLimit`.
 //!
+//! They share one watch and one cache of Certificates (`shared`), and each reconciles at most
+//! `--concurrent-workers` Certificates at once.
+//!
 //! This file holds what they share: reads, the status write, names and errors.
 
 pub mod issuing;
@@ -18,6 +21,7 @@ pub mod readiness;
 pub mod requests;
 pub mod revisions;
 mod secret_sync;
+mod shared;
 mod siblings;
 pub mod trigger;
 
@@ -30,6 +34,7 @@ use serde_json::Value;
 
 use super::Context;
 use crate::api::{Certificate, CertificateRequest};
+use shared::SharedCertificates;
 
 /// Field managers, one per controller, so server-side apply keeps their writes apart.
 pub const MANAGER_TRIGGER: &str = "certsmith-trigger";
@@ -154,13 +159,24 @@ pub async fn run(
 ) {
     // One join for every Certificate controller: a second, sequential join would start only
     // after this one ends (at shutdown). Add the other controllers' run calls here.
+    // They share one Certificate cache, and start once it is listed (see `shared`).
+    let (shared, writer) = SharedCertificates::new(&ctx);
+    let (listed, on_listed) = tokio::sync::oneshot::channel();
+    let controllers = async {
+        if on_listed.await.is_err() {
+            return; // shut down before the first list
+        }
+        futures::join!(
+            trigger::run(ctx.clone(), shared.clone(), shutdown.clone()),
+            readiness::run(ctx.clone(), shared.clone(), shutdown.clone()),
+            revisions::run(ctx.clone(), shared.clone(), shutdown.clone()),
+            keys::run(ctx.clone(), shared.clone(), shutdown.clone()),
+            requests::run(ctx.clone(), shared.clone(), shutdown.clone()),
+            issuing::run(ctx.clone(), shared.clone(), shutdown.clone()),
+        );
+    };
     futures::join!(
-        trigger::run(ctx.clone(), shutdown.clone()),
-        readiness::run(ctx.clone(), shutdown.clone()),
-        revisions::run(ctx.clone(), shutdown.clone()),
-        keys::run(ctx.clone(), shutdown.clone()),
-        requests::run(ctx.clone(), shutdown.clone()),
-        issuing::run(ctx.clone(), shutdown.clone()),
+        shared.clone().drive(&ctx, writer, listed, shutdown.clone()),
+        controllers
     );
-    let _ = (ctx, shutdown);
 }

@@ -17,6 +17,7 @@ use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 use serde_json::{Map, Value, json};
 
+use super::shared::SharedCertificates;
 use super::trigger::{certificate_controller, gather, requeue_after};
 use super::{CertificateError, MANAGER_READINESS, apply_status, backoff_key};
 use crate::api::{
@@ -29,8 +30,12 @@ use crate::policy::readiness::{Readiness, readiness};
 const CONTROLLER: &str = "readiness";
 
 /// Runs the readiness controller until `shutdown`.
-pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let controller = certificate_controller(&ctx);
+pub async fn run(
+    ctx: Arc<Context>,
+    shared: Arc<SharedCertificates>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let controller = certificate_controller(&ctx, &shared);
     let store = controller.store();
     ctx.metrics.watch_certificates(store.clone());
     controller

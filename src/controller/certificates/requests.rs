@@ -18,6 +18,7 @@ use kube::{Resource, ResourceExt};
 
 use super::issuing::{RequestOutcome, request_outcome};
 use super::keys::{controlled_by, is_issuing, publish};
+use super::shared::SharedCertificates;
 use super::{
     CertificateError, MANAGER_REQUESTS, backoff_key, get_request, get_secret, next_revision,
     request_name,
@@ -40,24 +41,25 @@ const CONTROLLER: &str = "certificates-requestmanager";
 const RECREATE_RETRY: Duration = Duration::from_secs(2);
 
 /// Runs the request manager until `shutdown`.
-pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    crate::controller::cached_controller(
-        &ctx,
-        "certificates-requestmanager",
-        ctx.watched::<Certificate>(),
-    )
-    .owns(
-        ctx.watched::<CertificateRequest>(),
-        watcher::Config::default(),
-    )
-    .graceful_shutdown_on(shutdown)
-    .run(
-        crate::controller::timed(CONTROLLER, &ctx, reconcile),
-        error_policy,
-        ctx,
-    )
-    .for_each(|r| crate::controller::log_outcome(CONTROLLER, r))
-    .await;
+pub async fn run(
+    ctx: Arc<Context>,
+    shared: Arc<SharedCertificates>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    shared
+        .controller()
+        .owns(
+            ctx.watched::<CertificateRequest>(),
+            watcher::Config::default(),
+        )
+        .graceful_shutdown_on(shutdown)
+        .run(
+            crate::controller::timed(CONTROLLER, &ctx, reconcile),
+            error_policy,
+            ctx,
+        )
+        .for_each(|r| crate::controller::log_outcome(CONTROLLER, r))
+        .await;
 }
 
 /// Whether the next CertificateRequest can serve the issuance in progress.

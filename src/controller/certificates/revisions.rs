@@ -17,6 +17,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 
+use super::shared::SharedCertificates;
 use super::{CertificateError, backoff_key};
 use crate::api::{
     ANN_CERTIFICATE_NAME, ANN_CERTIFICATE_REVISION, CONDITION_READY, Certificate,
@@ -33,7 +34,11 @@ struct RevisionContext {
 }
 
 /// Runs the revision manager until `shutdown`.
-pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+pub async fn run(
+    ctx: Arc<Context>,
+    shared: Arc<SharedCertificates>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
     let (requests, writer) = reflector::store();
     let request_events = reflector(
         writer,
@@ -45,20 +50,17 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .modify(crate::controller::drop_managed_fields),
     )
     .touched_objects();
-    crate::controller::cached_controller(
-        &ctx,
-        "certificates-revisions",
-        ctx.watched::<Certificate>(),
-    )
-    .watches_stream(request_events, |request| certificate_of(&request))
-    .graceful_shutdown_on(shutdown)
-    .run(
-        crate::controller::timed("certificates-revisions", &ctx, reconcile),
-        error_policy,
-        Arc::new(RevisionContext { ctx, requests }),
-    )
-    .for_each(|r| crate::controller::log_outcome("certificates-revisions", r))
-    .await;
+    shared
+        .controller()
+        .watches_stream(request_events, |request| certificate_of(&request))
+        .graceful_shutdown_on(shutdown)
+        .run(
+            crate::controller::timed("certificates-revisions", &ctx, reconcile),
+            error_policy,
+            Arc::new(RevisionContext { ctx, requests }),
+        )
+        .for_each(|r| crate::controller::log_outcome("certificates-revisions", r))
+        .await;
 }
 
 /// The Certificate a CertificateRequest belongs to, by its annotation, in its namespace.

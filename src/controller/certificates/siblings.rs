@@ -5,13 +5,12 @@
 use kube::ResourceExt;
 use kube::runtime::controller::Controller;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
 
+use super::shared::SharedCertificates;
 use crate::api::{
     ANN_CERTIFICATE_NAME, CONDITION_READY, Certificate, REASON_DUPLICATE_SECRET_NAME,
     find_condition,
 };
-use crate::controller::Context;
 use crate::policy::conflicts::{Claimant, SecretConflict, secret_conflict};
 use crate::policy::facts::SecretFacts;
 
@@ -69,13 +68,10 @@ fn claimant(c: &Certificate) -> Claimant<'_> {
 /// Certificate's old `secretName` is not known: it may have been theirs).
 pub(super) fn watch_secret_siblings(
     controller: Controller<Certificate>,
-    ctx: &Context,
+    shared: &SharedCertificates,
 ) -> Controller<Certificate> {
     let store = controller.store();
-    let changes = watcher(ctx.watched::<Certificate>(), watcher::Config::default())
-        .default_backoff()
-        .touched_objects();
-    controller.watches_stream(changes, move |changed| {
+    controller.watches_shared_stream(shared.touched(), move |changed| {
         let state = store.state();
         siblings(state.iter().map(AsRef::as_ref), &changed)
     })

@@ -25,6 +25,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
+use super::shared::SharedCertificates;
 use super::siblings::{annotated_certificate, conflict_in_store, watch_secret_siblings};
 use super::{
     CertificateError, MANAGER_TRIGGER, backoff_key, get_request, get_secret, next_revision,
@@ -46,8 +47,12 @@ const CONTROLLER: &str = "trigger";
 pub(super) const MAX_REQUEUE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Runs the trigger controller until `shutdown`.
-pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let controller = certificate_controller(&ctx);
+pub async fn run(
+    ctx: Arc<Context>,
+    shared: Arc<SharedCertificates>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let controller = certificate_controller(&ctx, &shared);
     let store = controller.store();
     controller
         .graceful_shutdown_on(shutdown)
@@ -64,15 +69,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
 
 /// A Certificate controller woken by the Certificate, by its Secret (metadata only), by the
 /// CertificateRequests it owns and by the Certificates naming the same Secret.
-pub(super) fn certificate_controller(ctx: &Context) -> Controller<Certificate> {
-    let controller = watch_secret_siblings(
-        crate::controller::cached_controller(
-            ctx,
-            "certificates-trigger",
-            ctx.watched::<Certificate>(),
-        ),
-        ctx,
-    );
+pub(super) fn certificate_controller(
+    ctx: &Context,
+    shared: &SharedCertificates,
+) -> Controller<Certificate> {
+    let controller = watch_secret_siblings(shared.controller(), shared);
     let store = controller.store();
     let secrets = watcher(
         ctx.watched::<PartialObjectMeta<Secret>>(),
