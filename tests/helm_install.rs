@@ -32,7 +32,7 @@ use kube::{Client, Config, ResourceExt};
 use serde_json::json;
 
 use certsmith::api::{Certificate, Issuer};
-use support::certs::{apply_certificate, ready_at, secret_data};
+use support::certs::{apply_certificate, apply_spec, ready_at, secret_data};
 use support::{
     ControllerProcess, TestBed, committed_crds, delete_namespace, eventually, fresh_namespace,
     install_crds, repo_root,
@@ -175,20 +175,6 @@ async fn deployment_args(client: &Client, namespace: &str, name: &str) -> Vec<St
     args[1..].to_vec()
 }
 
-async fn apply_issuer(api: &Api<Issuer>, name: &str, spec: serde_json::Value) {
-    let doc = json!({
-        "apiVersion": "cert-manager.io/v1", "kind": "Issuer",
-        "metadata": { "name": name }, "spec": spec
-    });
-    api.patch(
-        name,
-        &PatchParams::apply("certsmith-tests").force(),
-        &Patch::Apply(&doc),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("applying Issuer {name}: {e}"));
-}
-
 /// Waits until Certificate `name` is Ready at revision 1; panics with the controller log.
 async fn wait_ready(api: &Api<Certificate>, name: &str, ctl: &ControllerProcess) {
     let what = format!("Certificate {name} Ready");
@@ -284,7 +270,7 @@ async fn chart_rbac_issues_a_ca_certificate(watch_namespace: bool) -> Installed 
 
     let issuers: Api<Issuer> = Api::namespaced(admin.clone(), &ns);
     let certificates: Api<Certificate> = Api::namespaced(admin.clone(), &ns);
-    apply_issuer(&issuers, "selfsigned", json!({ "selfSigned": {} })).await;
+    apply_spec(&issuers, "selfsigned", json!({ "selfSigned": {} })).await;
     apply_certificate(
         &certificates,
         "root",
@@ -296,7 +282,7 @@ async fn chart_rbac_issues_a_ca_certificate(watch_namespace: bool) -> Installed 
     )
     .await;
     wait_ready(&certificates, "root", &ctl).await;
-    apply_issuer(
+    apply_spec(
         &issuers,
         "root",
         json!({ "ca": { "secretName": "root-ca" } }),

@@ -82,22 +82,9 @@ async fn assert_steady(
 }
 
 /// The restarted controller did look at the Certificate: its trigger and readiness controllers
-/// have run (read from `/metrics` of the newest start in the log).
-fn assert_reconciled(ctl: &ControllerProcess) {
-    let log = ctl.log_text();
-    let address = log
-        .lines()
-        .filter(|l| l.contains("metrics server listening"))
-        .filter_map(|l| {
-            l.split("address=")
-                .nth(1)?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
-        .next_back()
-        .expect("the controller logs its metrics address");
+/// have run (read from `/metrics` of the current process).
+async fn assert_reconciled(ctl: &ControllerProcess) {
+    let address = ctl.listen_address("metrics").await;
     let (_, body) = support::http_get(address, "/metrics");
     for controller in ["certificates-trigger", "certificates-readiness"] {
         let line = format!("certmanager_controller_sync_call_count{{controller=\"{controller}\"}}");
@@ -177,7 +164,7 @@ async fn a_certificate_issued_by_another_controller_is_not_issued_again() {
         .expect("deleting web-1");
     ctl.restart();
     assert_steady(&certs, &secrets, &requests, 1, &pem, &[], &ctl).await;
-    assert_reconciled(&ctl);
+    assert_reconciled(&ctl).await;
 
     drop(ctl);
     delete_namespace(&client, &ns).await;

@@ -14,8 +14,18 @@ use certsmith::api::{
 
 /// Server-side applies a Certificate with `spec` (JSON as in a manifest).
 pub async fn apply_certificate(api: &Api<Certificate>, name: &str, spec: serde_json::Value) {
+    apply_spec(api, name, spec).await;
+}
+
+/// Server-side applies a cert-manager.io object of `api`'s kind with `spec` (JSON as in a
+/// manifest), as the tests' field manager.
+pub async fn apply_spec<K>(api: &Api<K>, name: &str, spec: serde_json::Value)
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let kind = K::kind(&());
     let doc = json!({
-        "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+        "apiVersion": K::api_version(&()), "kind": kind,
         "metadata": { "name": name }, "spec": spec
     });
     api.patch(
@@ -24,7 +34,7 @@ pub async fn apply_certificate(api: &Api<Certificate>, name: &str, spec: serde_j
         &Patch::Apply(&doc),
     )
     .await
-    .unwrap_or_else(|e| panic!("applying Certificate {name}: {e}"));
+    .unwrap_or_else(|e| panic!("applying {kind} {name}: {e}"));
 }
 
 /// Creates a SelfSigned Issuer `name` in `ns`.

@@ -253,6 +253,8 @@ pub fn yaml_documents(path: &Path) -> Vec<serde_json::Value> {
 pub struct ControllerProcess {
     child: std::process::Child,
     pub log: PathBuf,
+    /// Where the current process's lines start in `log` (a restart appends).
+    log_offset: usize,
     /// The extra arguments and kubeconfig it was started with, for `restart`.
     args: Vec<String>,
     kubeconfig: PathBuf,
@@ -278,6 +280,7 @@ impl ControllerProcess {
         Self {
             child,
             log,
+            log_offset: 0,
             args,
             kubeconfig,
         }
@@ -294,6 +297,7 @@ impl ControllerProcess {
     /// arguments, appending to the same log.
     pub fn restart(&mut self) {
         self.kill9();
+        self.log_offset = self.log_text().len();
         let file = std::fs::OpenOptions::new()
             .append(true)
             .open(&self.log)
@@ -327,20 +331,24 @@ impl ControllerProcess {
         None
     }
 
-    /// The address a server of the controller bound (`what`: "metrics" or "health probe"),
-    /// read from its log; waits up to 30 s for the line.
+    /// The address a server of the current process bound (`what`: "metrics" or "health
+    /// probe"), read from its log after the last (re)start; waits up to 30 s for the line.
     pub async fn listen_address(&self, what: &str) -> std::net::SocketAddr {
         let marker = format!("{what} server listening");
         eventually(Duration::from_secs(30), &marker, || async {
             let log = self.log_text();
-            log.lines().filter(|l| l.contains(&marker)).find_map(|l| {
-                l.split("address=")
-                    .nth(1)?
-                    .split_whitespace()
-                    .next()?
-                    .parse()
-                    .ok()
-            })
+            let current = log.get(self.log_offset..).unwrap_or_default();
+            current
+                .lines()
+                .filter(|l| l.contains(&marker))
+                .find_map(|l| {
+                    l.split("address=")
+                        .nth(1)?
+                        .split_whitespace()
+                        .next()?
+                        .parse()
+                        .ok()
+                })
         })
         .await
     }
