@@ -121,14 +121,21 @@ impl SharedCertificates {
         );
         let work = events.for_each(|event| {
             match event {
-                Ok(watcher::Event::Apply(c) | watcher::Event::InitApply(c)) => {
+                Ok(watcher::Event::Apply(c)) => {
                     // The store's own Arc: the reflector has just put it there.
                     if let Some(cached) = self.reader.get(&ObjectRef::from_obj(&c)) {
                         self.send(&cached, false);
                     }
                 }
                 Ok(watcher::Event::Delete(c)) => self.send(&Arc::new(c), true),
+                // A (re)list is buffered by the reflector and enters the store at InitDone, so
+                // its objects are handed out then, all of them: after a watch expired, objects
+                // created meanwhile are only in the relist.
+                Ok(watcher::Event::InitApply(_)) => {}
                 Ok(watcher::Event::InitDone) => {
+                    for cached in self.reader.state() {
+                        self.send(&cached, false);
+                    }
                     health.cache_synced(CACHE);
                     if let Some(listed) = listed.take() {
                         let _ = listed.send(());
