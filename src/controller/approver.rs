@@ -44,7 +44,11 @@ pub fn should_approve(request: &CertificateRequest) -> bool {
 
 /// Runs the approver until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    crate::controller::cached_controller(&ctx, "approver", ctx.watched::<CertificateRequest>())
+    if !ctx.requests.listed().await {
+        return; // shut down before the first list
+    }
+    ctx.requests
+        .controller()
         .graceful_shutdown_on(shutdown)
         .run(
             crate::controller::timed("approver", &ctx, reconcile),

@@ -48,6 +48,13 @@ impl WriteLog {
         }
     }
 
+    /// Remembers that this process deleted the object `uid`: every cached copy of it is stale
+    /// until the deletion reaches the cache.
+    pub fn record_deletion(&self, uid: &str) {
+        let mut map = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(uid.to_owned(), (u64::MAX, Instant::now()));
+    }
+
     /// Whether `cached` is older than this process's last write to it.
     pub fn is_stale<K: kube::Resource>(&self, cached: &K) -> bool {
         let meta = cached.meta();
@@ -133,5 +140,22 @@ mod tests {
         );
         log.record(&certificate("a", "not-a-number"));
         assert!(log.is_stale(&certificate("a", "9")), "kept 10");
+    }
+
+    #[test]
+    fn a_deleted_object_is_stale_in_every_copy() {
+        let log = WriteLog::default();
+        log.record(&certificate("a", "10"));
+        log.record_deletion("uid-a");
+        assert!(log.is_stale(&certificate("a", "10")), "our own last write");
+        assert!(log.is_stale(&certificate("a", "99")), "a later copy");
+        let mut recreated = certificate("a", "11");
+        recreated.metadata.uid = Some("uid-a2".into());
+        assert!(!log.is_stale(&recreated), "made again under the same name");
+        log.record(&certificate("a", "12"));
+        assert!(
+            log.is_stale(&certificate("a", "12")),
+            "a write after the deletion does not undo it"
+        );
     }
 }

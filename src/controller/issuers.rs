@@ -11,11 +11,9 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
-use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -61,12 +59,8 @@ pub async fn run_issuers(
     let store = controller.store();
     // Secrets as metadata only: a CA issuer needs to know that its Secret changed, not every
     // Secret's data.
-    let secrets = watcher(
-        ctx.watched::<PartialObjectMeta<Secret>>(),
-        watcher::Config::default(),
-    );
     controller
-        .watches_stream(secrets.touched_objects(), move |secret| {
+        .watches_shared_stream(ctx.secrets.touched(), move |secret| {
             let (ns, name) = (secret.namespace(), secret.name_any());
             store
                 .state()
@@ -96,15 +90,13 @@ pub async fn run_cluster_issuers(
         Api::<ClusterIssuer>::all(ctx.client.clone()),
     );
     let store = controller.store();
-    let secrets = watcher(
-        Api::<PartialObjectMeta<Secret>>::namespaced(
-            ctx.client.clone(),
-            &ctx.cluster_resource_namespace,
-        ),
-        watcher::Config::default(),
-    );
+    // The shared Secret watch covers every namespace whenever ClusterIssuers run.
+    let namespace = ctx.cluster_resource_namespace.clone();
     controller
-        .watches_stream(secrets.touched_objects(), move |secret| {
+        .watches_shared_stream(ctx.secrets.touched(), move |secret| {
+            if secret.namespace().as_deref() != Some(namespace.as_str()) {
+                return Vec::new();
+            }
             let name = secret.name_any();
             store
                 .state()

@@ -11,6 +11,7 @@ pub mod leader;
 pub mod ratelimit;
 pub mod requests;
 pub mod selection;
+pub mod shared;
 pub mod shim;
 
 use std::net::SocketAddr;
@@ -35,6 +36,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Per-object retry delays after transient errors.
     pub backoff: ErrorBackoff,
+    /// Per-challenge delays between ACME self-checks (`ErrorBackoff::self_checks`).
+    pub self_checks: ErrorBackoff,
     /// The only namespace watched, if the controller is namespace-scoped.
     pub namespace: Option<String>,
     /// ACME accounts, request counters and settings.
@@ -48,6 +51,11 @@ pub struct Context {
     pub writes: Arc<freshness::WriteLog>,
     /// Reconciles each controller runs at once.
     pub concurrent_workers: u16,
+    /// The one CertificateRequest watch and cache (the approver, the signers and four
+    /// Certificate controllers read it); driven by `run_controllers`.
+    pub requests: Arc<shared::SharedCache<crate::api::CertificateRequest>>,
+    /// The one Secret metadata watch (Certificate and issuer controllers are woken by it).
+    pub secrets: Arc<shared::SecretEvents>,
 }
 
 impl Context {
@@ -295,6 +303,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         client: client.clone(),
         cluster_resource_namespace: settings.cluster_resource_namespace,
         backoff: ErrorBackoff::default(),
+        self_checks: ErrorBackoff::self_checks(),
         namespace: settings.namespace,
         acme: acme::accounts::AcmeRuntime {
             settings: settings.acme,
@@ -305,6 +314,11 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         health: health.clone(),
         writes: Default::default(),
         concurrent_workers: settings.concurrent_workers,
+        requests: shared::SharedCache::new(
+            "certificaterequests",
+            kube::runtime::controller::Config::default().concurrency(settings.concurrent_workers),
+        ),
+        secrets: shared::SecretEvents::new(),
     });
     metrics.watch_acme(ctx.acme.stats.clone());
     tracing::info!(
@@ -398,7 +412,17 @@ async fn run_controllers(
             issuers::run_cluster_issuers(ctx.clone(), shutdown.clone()).await;
         }
     };
+    // The shared watches. Subscribers of Secret events subscribe when their controller is
+    // built, which is before this first poll for all but the Certificate controllers; those
+    // reconcile every Certificate when they start, so a Secret event before then is not lost.
+    let request_watch = ctx
+        .requests
+        .clone()
+        .drive(&ctx.health, ctx.watched(), shutdown.clone());
+    let secret_watch = ctx.secrets.clone().drive(ctx.watched(), shutdown.clone());
     futures::join!(
+        request_watch,
+        secret_watch,
         issuers::run_issuers(ctx.clone(), shutdown.clone()),
         cluster_issuers,
         approver,

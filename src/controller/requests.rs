@@ -51,11 +51,10 @@ pub enum RequestError {
 /// Runs the signer until `shutdown`. Issuers and ClusterIssuers are watched so that a request
 /// waiting for its issuer is signed as soon as the issuer becomes Ready.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let controller = crate::controller::cached_controller(
-        &ctx,
-        "certificaterequests",
-        ctx.watched::<CertificateRequest>(),
-    );
+    if !ctx.requests.listed().await {
+        return; // shut down before the first list
+    }
+    let controller = ctx.requests.controller();
     let store = controller.store();
     let store_for_cluster = store.clone();
     let mut controller = controller.watches(

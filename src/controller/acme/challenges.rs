@@ -292,18 +292,23 @@ async fn self_check_then_accept(
     match check {
         Err(err) => return solve_failed(ctx, challenge, status, err, "self-checking").await,
         Ok(Some(waiting)) => {
-            let delay = ctx.backoff.next(&key(challenge, "self-check"));
-            let mut status = status;
-            status.reason = Some(format!(
-                "self-check: {waiting} (next check in {}s)",
-                delay.as_secs()
-            ));
-            write_status(ctx, challenge, &status).await?;
+            let delay = ctx.self_checks.next(&key(challenge, "self-check"));
+            let reason = format!(
+                "self-check: {waiting} (next check in {})",
+                crate::controller::backoff::describe(delay)
+            );
+            // Rewritten only when it says something new: at the cap, repeated checks write
+            // nothing.
+            if status.reason.as_deref() != Some(reason.as_str()) {
+                let mut status = status;
+                status.reason = Some(reason);
+                write_status(ctx, challenge, &status).await?;
+            }
             return Ok(Action::requeue(delay));
         }
         Ok(None) => {}
     }
-    ctx.backoff.reset(&key(challenge, "self-check"));
+    ctx.self_checks.reset(&key(challenge, "self-check"));
     let account = match account(ctx, challenge).await? {
         Ok(a) => a,
         Err(message) => return retry_with(ctx, challenge, message).await,

@@ -22,15 +22,14 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::Store;
-use kube::runtime::watcher;
 use serde_json::{Value, json};
 
+use super::SharedCertificates;
 use super::keys::{controlled_by, is_issuing, publish};
 use super::requests::{RequestVerdict, is_stale, next_key, request_verdict};
 use super::secret_sync::{secret_drift, wanted_secret};
-use super::shared::SharedCertificates;
 use super::siblings::{conflict_in_store, watch_secret_siblings};
-use super::trigger::{certificates_for_secret, gather};
+use super::trigger::{gather, watch_secrets};
 use super::{
     CertificateError, MANAGER_ISSUING, apply_status, backoff_key, get_request, get_secret,
     next_revision, request_name,
@@ -55,8 +54,6 @@ use crate::pki::keys::parse_private_key_pem;
 use crate::pki::keys::public_keys_equal;
 use crate::pki::keystore::{self, KeystoreError};
 use crate::policy::trigger::issuance_needed;
-use kube::core::PartialObjectMeta;
-use kube::runtime::WatchStreamExt;
 use zeroize::Zeroizing;
 
 const CONTROLLER: &str = "certificates-issuing";
@@ -72,28 +69,11 @@ pub async fn run(
     shared: Arc<SharedCertificates>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
+    // Woken by its Secret too: an edited Secret is brought back to the spec.
     let controller = watch_secret_siblings(shared.controller(), &shared);
     let store = controller.store();
-    let secrets_store = store.clone();
-    // Secret metadata only (never cached): an edited Secret is brought back to the spec.
-    let secrets = watcher(
-        ctx.watched::<PartialObjectMeta<Secret>>(),
-        watcher::Config::default(),
-    )
-    .default_backoff();
-    controller
-        .watches_stream(secrets.touched_objects(), move |secret| {
-            let certificates = secrets_store.state();
-            certificates_for_secret(
-                certificates.iter().map(AsRef::as_ref),
-                secret.namespace().as_deref(),
-                &secret.name_any(),
-            )
-        })
-        .owns(
-            ctx.watched::<CertificateRequest>(),
-            watcher::Config::default(),
-        )
+    watch_secrets(controller, &ctx)
+        .owns_shared_stream(ctx.requests.touched())
         .graceful_shutdown_on(shutdown)
         .run(
             crate::controller::timed(CONTROLLER, &ctx, move |certificate, ctx| {

@@ -4,9 +4,10 @@
 //! `status.nextPrivateKeySecretName`. When the Certificate is not Issuing, deletes those
 //! Secrets and drops the status field.
 //!
-//! Temporary Secrets are watched as metadata only, selected by label: no other Secret is
-//! watched, and no key material passes through the watch. Key bytes never reach a log, an
-//! Event or an error.
+//! Temporary Secrets are watched and cached as metadata only, selected by label: no other
+//! Secret is watched, and no key material passes through the watch. Which temporary Secrets a
+//! Certificate has is read from that cache (a LIST per reconcile read every Secret of the
+//! namespace on the server). Key bytes never reach a log, an Event or an error.
 
 use std::sync::Arc;
 
@@ -14,15 +15,16 @@ use futures::StreamExt;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Api, DeleteParams, ListParams, PostParams, Preconditions};
+use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, Store, reflector};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
-use super::shared::SharedCertificates;
+use super::SharedCertificates;
 use super::{CertificateError, MANAGER_KEYS, apply_status, backoff_key, get_secret};
 use crate::api::{
     CONDITION_ISSUING, Certificate, ConditionStatus, LABEL_NEXT_PRIVATE_KEY,
@@ -43,15 +45,25 @@ pub async fn run(
 ) {
     let selector = format!("{LABEL_NEXT_PRIVATE_KEY}=true");
     // Metadata only (`PartialObjectMeta`): no key material passes through the watch.
-    shared
-        .controller()
-        .owns(
+    let (temporary, writer) = reflector::store();
+    let temporary_events = reflector(
+        writer,
+        watcher(
             ctx.watched::<PartialObjectMeta<Secret>>(),
             watcher::Config::default().labels(&selector),
         )
+        .default_backoff()
+        .modify(crate::controller::drop_managed_fields),
+    )
+    .touched_objects();
+    shared
+        .controller()
+        .owns_stream(temporary_events)
         .graceful_shutdown_on(shutdown)
         .run(
-            crate::controller::timed(CONTROLLER, &ctx, reconcile),
+            crate::controller::timed(CONTROLLER, &ctx, move |certificate, ctx| {
+                reconcile(certificate, ctx, temporary.clone())
+            }),
             error_policy,
             ctx,
         )
@@ -204,11 +216,15 @@ pub(super) fn temp_secret(certificate: &Certificate, key_pem: &[u8]) -> Secret {
     }
 }
 
+/// The cache of temporary key Secrets' metadata.
+type TemporarySecrets = Store<PartialObjectMeta<Secret>>;
+
 async fn reconcile(
     certificate: Arc<Certificate>,
     ctx: Arc<Context>,
+    temporary: TemporarySecrets,
 ) -> Result<Action, CertificateError> {
-    let action = reconcile_inner(&certificate, &ctx).await?;
+    let action = reconcile_inner(&certificate, &ctx, &temporary).await?;
     ctx.backoff.reset(&backoff_key(CONTROLLER, &certificate));
     Ok(action)
 }
@@ -216,6 +232,7 @@ async fn reconcile(
 async fn reconcile_inner(
     certificate: &Certificate,
     ctx: &Context,
+    temporary: &TemporarySecrets,
 ) -> Result<Action, CertificateError> {
     let namespace = certificate.namespace().unwrap_or_default();
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -224,16 +241,26 @@ async fn reconcile_inner(
         .as_ref()
         .and_then(|s| s.next_private_key_secret_name.clone());
 
-    // Gather: the temporary Secrets this Certificate controls, metadata only.
-    let listed = secrets
-        .list_metadata(&ListParams::default().labels(&format!("{LABEL_NEXT_PRIVATE_KEY}=true")))
-        .await
-        .map_err(|source| CertificateError::Read {
-            what: format!("temporary private key Secrets in {namespace}"),
-            source,
-        })?;
-    let mut owned: Vec<(Option<jiff::Timestamp>, String, Option<String>)> = listed
-        .items
+    // Gather: the temporary Secrets this Certificate controls, from the metadata cache. The
+    // one named in status may be too new for the cache (this process just made it): a GET
+    // finds it then, so a second one is not made.
+    let mut metas: Vec<Arc<PartialObjectMeta<Secret>>> = temporary
+        .state()
+        .into_iter()
+        .filter(|s| s.metadata.namespace.as_deref() == Some(namespace.as_str()))
+        .collect();
+    if let Some(name) = recorded.as_deref()
+        && !metas
+            .iter()
+            .any(|s| s.metadata.name.as_deref() == Some(name))
+        && let Some(secret) = get_secret(ctx, &namespace, name).await?
+    {
+        metas.push(Arc::new(PartialObjectMeta {
+            metadata: secret.metadata,
+            ..Default::default()
+        }));
+    }
+    let mut owned: Vec<(Option<jiff::Timestamp>, String, Option<String>)> = metas
         .iter()
         .filter(|s| {
             s.metadata.deletion_timestamp.is_none() && controlled_by(&s.metadata, certificate)

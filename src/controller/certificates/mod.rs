@@ -21,7 +21,6 @@ pub mod readiness;
 pub mod requests;
 pub mod revisions;
 mod secret_sync;
-mod shared;
 mod siblings;
 pub mod trigger;
 
@@ -34,7 +33,9 @@ use serde_json::Value;
 
 use super::Context;
 use crate::api::{Certificate, CertificateRequest};
-use shared::SharedCertificates;
+
+/// The Certificate cache the six controllers share (`crate::controller::shared`).
+pub type SharedCertificates = crate::controller::shared::SharedCache<Certificate>;
 
 /// Field managers, one per controller, so server-side apply keeps their writes apart.
 pub const MANAGER_TRIGGER: &str = "certsmith-trigger";
@@ -86,12 +87,19 @@ pub async fn get_secret(
         })
 }
 
-/// GETs one CertificateRequest.
+/// One CertificateRequest: the shared cache's copy, unless the cache does not have it or is
+/// behind this process's last write to it; then a GET (a request just created, or one that
+/// does not exist).
 pub async fn get_request(
     ctx: &Context,
     namespace: &str,
     name: &str,
 ) -> Result<Option<CertificateRequest>, CertificateError> {
+    if let Some(cached) = ctx.requests.get(namespace, name)
+        && !ctx.writes.is_stale(cached.as_ref())
+    {
+        return Ok(Some(CertificateRequest::clone(&cached)));
+    }
     Api::<CertificateRequest>::namespaced(ctx.client.clone(), namespace)
         .get_opt(name)
         .await
@@ -160,10 +168,9 @@ pub async fn run(
     // One join for every Certificate controller: a second, sequential join would start only
     // after this one ends (at shutdown). Add the other controllers' run calls here.
     // They share one Certificate cache, and start once it is listed (see `shared`).
-    let (shared, writer) = SharedCertificates::new(&ctx);
-    let (listed, on_listed) = tokio::sync::oneshot::channel();
+    let shared = SharedCertificates::new("certificates", ctx.controller_config());
     let controllers = async {
-        if on_listed.await.is_err() {
+        if !shared.listed().await {
             return; // shut down before the first list
         }
         futures::join!(
@@ -175,8 +182,8 @@ pub async fn run(
             issuing::run(ctx.clone(), shared.clone(), shutdown.clone()),
         );
     };
-    futures::join!(
-        shared.clone().drive(&ctx, writer, listed, shutdown.clone()),
-        controllers
-    );
+    let watch = shared
+        .clone()
+        .drive(&ctx.health, ctx.watched(), shutdown.clone());
+    futures::join!(watch, controllers);
 }

@@ -17,7 +17,7 @@ use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 use serde_json::{Map, Value, json};
 
-use super::shared::SharedCertificates;
+use super::SharedCertificates;
 use super::trigger::{certificate_controller, gather, requeue_after};
 use super::{CertificateError, MANAGER_READINESS, apply_status, backoff_key};
 use crate::api::{

@@ -13,12 +13,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
+use super::SharedCertificates;
 use super::issuing::{RequestOutcome, request_outcome};
 use super::keys::{controlled_by, is_issuing, publish};
-use super::shared::SharedCertificates;
 use super::{
     CertificateError, MANAGER_REQUESTS, backoff_key, get_request, get_secret, next_revision,
     request_name,
@@ -48,10 +47,7 @@ pub async fn run(
 ) {
     shared
         .controller()
-        .owns(
-            ctx.watched::<CertificateRequest>(),
-            watcher::Config::default(),
-        )
+        .owns_shared_stream(ctx.requests.touched())
         .graceful_shutdown_on(shutdown)
         .run(
             crate::controller::timed(CONTROLLER, &ctx, reconcile),
@@ -279,7 +275,12 @@ async fn reconcile_inner(
                 };
                 let deleted = api.delete(&name, &params).await;
                 match deleted {
-                    Ok(_) => {}
+                    Ok(_) => {
+                        // The cache still holds it for a moment: do not read it back.
+                        if let Some(uid) = &existing.metadata.uid {
+                            ctx.writes.record_deletion(uid);
+                        }
+                    }
                     Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
                     Err(source) => {
                         return Err(CertificateError::Delete {

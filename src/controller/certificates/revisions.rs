@@ -15,9 +15,8 @@ use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Preconditions};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, reflector, watcher};
 
-use super::shared::SharedCertificates;
+use super::SharedCertificates;
 use super::{CertificateError, backoff_key};
 use crate::api::{
     ANN_CERTIFICATE_NAME, ANN_CERTIFICATE_REVISION, CONDITION_READY, Certificate,
@@ -39,20 +38,10 @@ pub async fn run(
     shared: Arc<SharedCertificates>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let (requests, writer) = reflector::store();
-    let request_events = reflector(
-        writer,
-        watcher(
-            ctx.watched::<CertificateRequest>(),
-            watcher::Config::default(),
-        )
-        .default_backoff()
-        .modify(crate::controller::drop_managed_fields),
-    )
-    .touched_objects();
+    let requests = ctx.requests.store();
     shared
         .controller()
-        .watches_stream(request_events, |request| certificate_of(&request))
+        .watches_shared_stream(ctx.requests.touched(), |request| certificate_of(&request))
         .graceful_shutdown_on(shutdown)
         .run(
             crate::controller::timed("certificates-revisions", &ctx, reconcile),

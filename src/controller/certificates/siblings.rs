@@ -6,7 +6,7 @@ use kube::ResourceExt;
 use kube::runtime::controller::Controller;
 use kube::runtime::reflector::{ObjectRef, Store};
 
-use super::shared::SharedCertificates;
+use super::SharedCertificates;
 use crate::api::{
     ANN_CERTIFICATE_NAME, CONDITION_READY, Certificate, REASON_DUPLICATE_SECRET_NAME,
     find_condition,

@@ -15,25 +15,21 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
-use super::shared::SharedCertificates;
+use super::SharedCertificates;
 use super::siblings::{annotated_certificate, conflict_in_store, watch_secret_siblings};
 use super::{
     CertificateError, MANAGER_TRIGGER, backoff_key, get_request, get_secret, next_revision,
     request_name,
 };
 use crate::api::{
-    CONDITION_ISSUING, Certificate, CertificateRequest, ConditionChange, condition_change,
-    find_condition,
+    CONDITION_ISSUING, Certificate, ConditionChange, condition_change, find_condition,
 };
 use crate::controller::Context;
 use crate::policy::backoff::Backoff;
@@ -74,25 +70,23 @@ pub(super) fn certificate_controller(
     shared: &SharedCertificates,
 ) -> Controller<Certificate> {
     let controller = watch_secret_siblings(shared.controller(), shared);
+    watch_secrets(controller, ctx).owns_shared_stream(ctx.requests.touched())
+}
+
+/// Wakes the Certificates whose Secret changed (from the one shared Secret metadata watch).
+pub(super) fn watch_secrets(
+    controller: Controller<Certificate>,
+    ctx: &Context,
+) -> Controller<Certificate> {
     let store = controller.store();
-    let secrets = watcher(
-        ctx.watched::<PartialObjectMeta<Secret>>(),
-        watcher::Config::default(),
-    )
-    .default_backoff();
-    controller
-        .watches_stream(secrets.touched_objects(), move |secret| {
-            let certificates = store.state();
-            certificates_for_secret(
-                certificates.iter().map(AsRef::as_ref),
-                secret.namespace().as_deref(),
-                &secret.name_any(),
-            )
-        })
-        .owns(
-            ctx.watched::<CertificateRequest>(),
-            watcher::Config::default(),
+    controller.watches_shared_stream(ctx.secrets.touched(), move |secret| {
+        let certificates = store.state();
+        certificates_for_secret(
+            certificates.iter().map(AsRef::as_ref),
+            secret.namespace().as_deref(),
+            &secret.name_any(),
         )
+    })
 }
 
 /// The Certificates whose `spec.secretName` names the Secret `namespace/secret_name`.
