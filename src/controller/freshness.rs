@@ -21,10 +21,12 @@ const SWEEP_ABOVE: usize = 4096;
 /// An object's uid: unique across kinds, and new when a name is reused.
 type ObjectKey = String;
 
-/// The newest resourceVersion this process wrote, per object.
+/// The newest resourceVersion this process wrote, per object; and the names it wrote, so a
+/// cache that does not have an object yet is not taken to mean it does not exist.
 #[derive(Default)]
 pub struct WriteLog {
     written: Mutex<HashMap<ObjectKey, (u64, Instant)>>,
+    named: Mutex<HashMap<String, Instant>>,
 }
 
 impl WriteLog {
@@ -46,6 +48,24 @@ impl WriteLog {
         if version >= entry.0 {
             *entry = (version, now);
         }
+    }
+
+    /// Remembers that this process created or applied the `kind` object `namespace/name`.
+    pub fn record_name(&self, kind: &str, namespace: &str, name: &str) {
+        let now = Instant::now();
+        let mut map = self.named.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > SWEEP_ABOVE {
+            map.retain(|_, at| now.duration_since(*at) < REMEMBER_FOR);
+        }
+        map.insert(format!("{kind}/{namespace}/{name}"), now);
+    }
+
+    /// Whether this process wrote the `kind` object `namespace/name` recently: a cache that
+    /// lacks it may just not have seen the write yet.
+    pub fn named_recently(&self, kind: &str, namespace: &str, name: &str) -> bool {
+        let map = self.named.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&format!("{kind}/{namespace}/{name}"))
+            .is_some_and(|at| at.elapsed() < REMEMBER_FOR)
     }
 
     /// Remembers that this process deleted the object `uid`: every cached copy of it is stale
@@ -140,6 +160,22 @@ mod tests {
         );
         log.record(&certificate("a", "not-a-number"));
         assert!(log.is_stale(&certificate("a", "9")), "kept 10");
+    }
+
+    #[test]
+    fn names_written_are_remembered_by_kind_namespace_and_name() {
+        let log = WriteLog::default();
+        log.record_name("Secret", "a", "web-tls");
+        assert!(log.named_recently("Secret", "a", "web-tls"));
+        assert!(
+            !log.named_recently("Secret", "b", "web-tls"),
+            "another namespace"
+        );
+        assert!(
+            !log.named_recently("CertificateRequest", "a", "web-tls"),
+            "another kind"
+        );
+        assert!(!log.named_recently("Secret", "a", "web"), "another name");
     }
 
     #[test]

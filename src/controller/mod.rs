@@ -51,6 +51,8 @@ pub struct Context {
     pub writes: Arc<freshness::WriteLog>,
     /// Reconciles each controller runs at once.
     pub concurrent_workers: u16,
+    /// Next private keys of issuances in progress, by temporary Secret.
+    pub next_keys: certificates::next_keys::NextKeys,
     /// The one CertificateRequest watch and cache (the approver, the signers and four
     /// Certificate controllers read it); driven by `run_controllers`.
     pub requests: Arc<shared::SharedCache<crate::api::CertificateRequest>>,
@@ -314,6 +316,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         health: health.clone(),
         writes: Default::default(),
         concurrent_workers: settings.concurrent_workers,
+        next_keys: Default::default(),
         requests: shared::SharedCache::new(
             "certificaterequests",
             kube::runtime::controller::Config::default().concurrency(settings.concurrent_workers),

@@ -17,6 +17,8 @@
 //! `Store::wait_until_ready` wakes one waiter only, so several controllers waiting on one
 //! store would not all start.
 
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use futures::{Stream, StreamExt};
@@ -135,6 +137,22 @@ where
         state.is_ok_and(|s| *s == Some(true))
     }
 
+    /// The object `namespace/name` as far as this cache can tell: `Some(Some(_))` cached,
+    /// `Some(None)` known not to exist, `None` unknown (not listed yet, or this process wrote
+    /// it so recently that the cache may not have it: ask the API server).
+    pub fn lookup(
+        &self,
+        writes: &crate::controller::freshness::WriteLog,
+        namespace: &str,
+        name: &str,
+    ) -> Option<Option<Arc<K>>> {
+        if let Some(cached) = self.get(namespace, name) {
+            return (!writes.is_stale(cached.as_ref())).then_some(Some(cached));
+        }
+        let listed = *self.listed.borrow() == Some(true);
+        (listed && !writes.named_recently(K::kind(&()).as_ref(), namespace, name)).then_some(None)
+    }
+
     /// A Controller over the cache, triggered by every created or changed object.
     pub fn controller(&self) -> Controller<K> {
         Controller::for_shared_stream(self.subscribe(Wants::Applied), self.reader.clone())
@@ -208,16 +226,89 @@ where
 /// The metadata of a changed Secret as subscribers get it: namespace and name only.
 pub type SecretMeta = PartialObjectMeta<Secret>;
 
-/// One metadata-only watch of Secrets, handed to every subscriber; nothing is cached.
+/// One metadata-only watch of Secrets, handed to every subscriber; nothing is cached but a
+/// count of Secrets per hash of namespace and name, so that "this Secret does not exist" (a
+/// Certificate's Secret before its first issuance) needs no GET: about 1 MiB at 50,000 Secrets.
 pub struct SecretEvents {
     subscribers: Subscribers<SecretMeta>,
+    names: Mutex<SecretNames>,
+}
+
+/// Secrets per name hash: `current` once listed, `building` during a (re)list.
+#[derive(Default)]
+struct SecretNames {
+    current: Option<HashMap<u64, u32>>,
+    building: HashMap<u64, u32>,
+}
+
+fn name_hash(namespace: &str, name: &str) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    (namespace, name).hash(&mut h);
+    h.finish()
+}
+
+impl SecretNames {
+    /// Applies one watch event. Pure.
+    fn apply(&mut self, event: &watcher::Event<SecretMeta>) {
+        let key = |s: &SecretMeta| {
+            name_hash(
+                s.metadata.namespace.as_deref().unwrap_or_default(),
+                s.metadata.name.as_deref().unwrap_or_default(),
+            )
+        };
+        match event {
+            watcher::Event::Init => self.building.clear(),
+            watcher::Event::InitApply(s) => *self.building.entry(key(s)).or_default() += 1,
+            watcher::Event::InitDone => self.current = Some(std::mem::take(&mut self.building)),
+            watcher::Event::Apply(s) => {
+                if let Some(current) = &mut self.current {
+                    // An Apply of a Secret already counted is a change, not a second Secret:
+                    // a count of 1 means "exists"; collisions only make a lookup ask the API.
+                    current.entry(key(s)).or_insert(1);
+                }
+            }
+            watcher::Event::Delete(s) => {
+                if let Some(current) = &mut self.current
+                    && let std::collections::hash_map::Entry::Occupied(mut e) =
+                        current.entry(key(s))
+                {
+                    if *e.get() <= 1 {
+                        e.remove();
+                    } else {
+                        *e.get_mut() -= 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// `Some(false)` when no Secret by that name exists, `Some(true)` when one may, `None`
+    /// before the first list.
+    fn may_exist(&self, namespace: &str, name: &str) -> Option<bool> {
+        let current = self.current.as_ref()?;
+        Some(current.contains_key(&name_hash(namespace, name)))
+    }
 }
 
 impl SecretEvents {
     pub fn new() -> Arc<Self> {
         Arc::new(SecretEvents {
             subscribers: Subscribers(Mutex::new(Vec::new())),
+            names: Mutex::new(SecretNames::default()),
         })
+    }
+
+    /// Whether the Secret `namespace/name` is known not to exist (listed, and not written by
+    /// this process so recently that the watch may not have brought it yet).
+    pub fn known_absent(
+        &self,
+        writes: &crate::controller::freshness::WriteLog,
+        namespace: &str,
+        name: &str,
+    ) -> bool {
+        let names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        names.may_exist(namespace, name) == Some(false)
+            && !writes.named_recently("Secret", namespace, name)
     }
 
     /// Every Secret created, changed or deleted from now on (and every Secret of each
@@ -234,6 +325,12 @@ impl SecretEvents {
     ) {
         let events = watcher(api, watcher::Config::default()).default_backoff();
         let work = events.for_each(|event| {
+            if let Ok(event) = &event {
+                self.names
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .apply(event);
+            }
             match event {
                 Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => {
                     self.subscribers.send(&Arc::new(name_only(s)), false)
@@ -262,4 +359,68 @@ fn name_only(secret: SecretMeta) -> SecretMeta {
     slim.metadata.uid = secret.metadata.uid;
     slim.metadata.resource_version = secret.metadata.resource_version;
     slim
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(namespace: &str, name: &str) -> SecretMeta {
+        let mut s = SecretMeta::default();
+        s.metadata.namespace = Some(namespace.into());
+        s.metadata.name = Some(name.into());
+        s
+    }
+
+    #[test]
+    fn secret_names_follow_lists_and_watch_events() {
+        use watcher::Event::*;
+        let mut names = SecretNames::default();
+        assert_eq!(
+            names.may_exist("a", "x"),
+            None,
+            "unknown before the first list"
+        );
+        for event in [
+            Init,
+            InitApply(secret("a", "x")),
+            InitApply(secret("a", "y")),
+        ] {
+            names.apply(&event);
+        }
+        assert_eq!(
+            names.may_exist("a", "x"),
+            None,
+            "still unknown until InitDone"
+        );
+        names.apply(&InitDone);
+        let cases = [
+            ("listed", "a", "x", Some(true)),
+            ("other namespace", "b", "x", Some(false)),
+            ("never made", "a", "z", Some(false)),
+        ];
+        for (case, ns, name, want) in cases {
+            assert_eq!(names.may_exist(ns, name), want, "{case}");
+        }
+        names.apply(&Apply(secret("a", "z")));
+        names.apply(&Apply(secret("a", "z")));
+        assert_eq!(names.may_exist("a", "z"), Some(true), "created");
+        names.apply(&Delete(secret("a", "z")));
+        assert_eq!(
+            names.may_exist("a", "z"),
+            Some(false),
+            "a change is not a second Secret"
+        );
+        // A relist replaces the names at InitDone; until then the old ones answer.
+        names.apply(&Init);
+        names.apply(&InitApply(secret("a", "y")));
+        assert_eq!(names.may_exist("a", "x"), Some(true));
+        names.apply(&InitDone);
+        assert_eq!(
+            names.may_exist("a", "x"),
+            Some(false),
+            "gone while the watch was down"
+        );
+        assert_eq!(names.may_exist("a", "y"), Some(true));
+    }
 }

@@ -138,6 +138,15 @@ pub(super) fn check_next_key(
 ) -> Result<(), String> {
     let pem = pem.filter(|p| !p.is_empty()).ok_or("it holds no tls.key")?;
     let key = parse_private_key_pem(pem).map_err(|e| e.to_string())?;
+    check_parsed_key(&key, spec, required_public_key)
+}
+
+/// `check_next_key` for a key already read.
+pub(super) fn check_parsed_key(
+    key: &ParsedKey,
+    spec: &KeySpec,
+    required_public_key: Option<&[u8]>,
+) -> Result<(), String> {
     if !key_matches_spec(key.info(), spec) {
         return Err("its key does not match spec.privateKey".into());
     }
@@ -286,6 +295,10 @@ async fn reconcile_inner(
         let plan = plan(false, &names, None);
         for name in &plan.delete {
             delete_secret(&secrets, &namespace, name, uid_of(name)).await?;
+            ctx.next_keys.remove(&namespace, name);
+        }
+        if let Some(name) = recorded.as_deref() {
+            ctx.next_keys.remove(&namespace, name);
         }
         if recorded.is_some() {
             apply_status(ctx, certificate, MANAGER_KEYS, json!({})).await?;
@@ -332,14 +345,20 @@ async fn reconcile_inner(
 
     let candidate = match choose_candidate(&names, recorded.as_deref()) {
         Some(name) => {
-            let secret = get_secret(ctx, &namespace, name).await?;
-            let pem = secret
-                .as_ref()
-                .and_then(|s| s.data.as_ref())
-                .and_then(|d| d.get(TLS_PRIVATE_KEY_KEY))
-                .map(|b| b.0.as_slice());
-            let verdict = check_next_key(pem, &key_spec, required_public_key.as_deref());
+            let verdict = match ctx.next_keys.get(&namespace, name) {
+                Some(key) => check_parsed_key(&key, &key_spec, required_public_key.as_deref()),
+                None => {
+                    let secret = get_secret(ctx, &namespace, name).await?;
+                    let pem = secret
+                        .as_ref()
+                        .and_then(|s| s.data.as_ref())
+                        .and_then(|d| d.get(TLS_PRIVATE_KEY_KEY))
+                        .map(|b| b.0.as_slice());
+                    check_next_key(pem, &key_spec, required_public_key.as_deref())
+                }
+            };
             if let Err(why) = &verdict {
+                ctx.next_keys.remove(&namespace, name);
                 tracing::info!(
                     namespace,
                     secret = name,
@@ -354,6 +373,7 @@ async fn reconcile_inner(
     let plan = plan(true, &names, candidate);
     for name in &plan.delete {
         delete_secret(&secrets, &namespace, name, uid_of(name)).await?;
+        ctx.next_keys.remove(&namespace, name);
     }
     let next_name = match plan.keep {
         Some(name) => name,
@@ -379,6 +399,8 @@ async fn reconcile_inner(
                     source,
                 })?;
             let name = created.name_any();
+            ctx.writes.record_name("Secret", &namespace, &name);
+            ctx.next_keys.insert(&namespace, &name, Arc::new(key));
             // A log line, not an Event: the key is an internal step of the issuance whose
             // Issuing and Issued Events bracket it, and every Event is an API write.
             tracing::info!(

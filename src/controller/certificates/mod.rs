@@ -17,6 +17,7 @@
 
 pub mod issuing;
 pub mod keys;
+pub mod next_keys;
 pub mod readiness;
 pub mod requests;
 pub mod revisions;
@@ -72,12 +73,16 @@ pub fn next_revision(certificate: &Certificate) -> i32 {
         + 1
 }
 
-/// GETs one Secret of the Certificate's namespace (the controller never lists Secret data).
+/// One Secret of the Certificate's namespace: a GET, unless the shared Secret watch knows it
+/// does not exist (the controller never lists or caches Secret data).
 pub async fn get_secret(
     ctx: &Context,
     namespace: &str,
     name: &str,
 ) -> Result<Option<Secret>, CertificateError> {
+    if ctx.secrets.known_absent(&ctx.writes, namespace, name) {
+        return Ok(None);
+    }
     Api::<Secret>::namespaced(ctx.client.clone(), namespace)
         .get_opt(name)
         .await
@@ -87,18 +92,15 @@ pub async fn get_secret(
         })
 }
 
-/// One CertificateRequest: the shared cache's copy, unless the cache does not have it or is
-/// behind this process's last write to it; then a GET (a request just created, or one that
-/// does not exist).
+/// One CertificateRequest from the shared cache, including "it does not exist"; a GET only
+/// when the cache cannot tell (not listed yet, or behind this process's own write).
 pub async fn get_request(
     ctx: &Context,
     namespace: &str,
     name: &str,
 ) -> Result<Option<CertificateRequest>, CertificateError> {
-    if let Some(cached) = ctx.requests.get(namespace, name)
-        && !ctx.writes.is_stale(cached.as_ref())
-    {
-        return Ok(Some(CertificateRequest::clone(&cached)));
+    if let Some(known) = ctx.requests.lookup(&ctx.writes, namespace, name) {
+        return Ok(known.map(|cached| CertificateRequest::clone(&cached)));
     }
     Api::<CertificateRequest>::namespaced(ctx.client.clone(), namespace)
         .get_opt(name)

@@ -195,11 +195,12 @@ pub(super) fn new_request(
 }
 
 /// The next private key of an Issuing Certificate, when stored and usable: its Secret's name
-/// and the key. `None` while the key manager has not (re)made it.
+/// and the key. `None` while the key manager has not (re)made it. Read from `next_keys` when
+/// this process made or read it already, else from its Secret.
 pub(super) async fn next_key(
     ctx: &Context,
     certificate: &Certificate,
-) -> Result<Option<(String, ParsedKey)>, CertificateError> {
+) -> Result<Option<(String, Arc<ParsedKey>)>, CertificateError> {
     let namespace = certificate.namespace().unwrap_or_default();
     let Some(name) = certificate
         .status
@@ -208,6 +209,9 @@ pub(super) async fn next_key(
     else {
         return Ok(None);
     };
+    if let Some(key) = ctx.next_keys.get(&namespace, &name) {
+        return Ok(Some((name, key)));
+    }
     let Some(secret) = get_secret(ctx, &namespace, &name).await? else {
         return Ok(None);
     };
@@ -218,7 +222,11 @@ pub(super) async fn next_key(
         .map(|b| b.0.as_slice())
         .unwrap_or_default();
     match parse_private_key_pem(pem) {
-        Ok(key) => Ok(Some((name, key))),
+        Ok(key) => {
+            let key = Arc::new(key);
+            ctx.next_keys.insert(&namespace, &name, key.clone());
+            Ok(Some((name, key)))
+        }
         Err(err) => {
             tracing::debug!(namespace, secret = name, %err, "next private key not usable yet");
             Ok(None)
@@ -325,7 +333,10 @@ async fn reconcile_inner(
         field_manager: Some(MANAGER_REQUESTS.into()),
     };
     match api.create(&params, &request).await {
-        Ok(_) => {
+        Ok(created) => {
+            ctx.writes.record(&created);
+            ctx.writes
+                .record_name("CertificateRequest", &namespace, &name);
             // No Event: the request is an object of its own (`certsmith status` shows it) and
             // every Event is an API write; failures to create one still get a Warning.
             tracing::info!(namespace, request = name, "created CertificateRequest");

@@ -23,6 +23,7 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::SharedCertificates;
+use super::keys::is_issuing;
 use super::siblings::{annotated_certificate, conflict_in_store, watch_secret_siblings};
 use super::{
     CertificateError, MANAGER_TRIGGER, backoff_key, get_request, get_secret, next_revision,
@@ -157,7 +158,9 @@ async fn reconcile(
     ctx: Arc<Context>,
     certificates: Store<Certificate>,
 ) -> Result<Action, CertificateError> {
-    if certificate.metadata.deletion_timestamp.is_some() {
+    // Issuing already: `decide` would say AlreadyIssuing (or SecretConflict), and both leave
+    // it alone; deciding that needs no Secret read. Most wake-ups of an issuance are this.
+    if certificate.metadata.deletion_timestamp.is_some() || is_issuing(&certificate) {
         return Ok(Action::await_change());
     }
     let now = Timestamp::now();
