@@ -11,6 +11,7 @@ mod load;
 mod procfs;
 mod report;
 mod scenarios;
+mod seed;
 mod stats;
 mod targets;
 mod watch;

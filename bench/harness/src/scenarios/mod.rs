@@ -144,13 +144,18 @@ impl Bench {
 
     /// CPU seconds used so far by the controller, kube-apiserver, etcd and the bench itself.
     pub fn cpu(&self, c: &Controller) -> Cpu {
+        self.cpu_of(Some(c))
+    }
+
+    /// As [`Bench::cpu`]; without a controller its figure is 0.
+    pub fn cpu_of(&self, c: Option<&Controller>) -> Cpu {
         let secs = |pid: Option<u32>| {
             pid.and_then(|p| procfs::read(p).ok())
                 .map(|r| r.cpu_ticks as f64 / procfs::ticks_per_second() as f64)
                 .unwrap_or(0.0)
         };
         Cpu {
-            controller: secs(Some(c.pid)),
+            controller: secs(c.map(|c| c.pid)),
             apiserver: secs(self.bed.pid("kube-apiserver")),
             etcd: secs(self.bed.pid("etcd")),
             bench: secs(Some(std::process::id())),
