@@ -37,7 +37,7 @@ pub struct Created {
     pub elapsed: Duration,
 }
 
-fn retryable(err: &kube::Error) -> bool {
+pub fn retryable(err: &kube::Error) -> bool {
     match err {
         kube::Error::Api(s) => matches!(s.code, 429 | 500 | 502 | 503 | 504),
         _ => true,

@@ -11,6 +11,7 @@ mod load;
 mod procfs;
 mod report;
 mod scenarios;
+mod seed;
 mod stats;
 mod targets;
 mod watch;
@@ -66,9 +67,11 @@ struct Args {
     /// Where <timestamp>.json and latest.md go.
     #[arg(long)]
     results_dir: PathBuf,
-    /// Client rate limit passed to the controller when it has the flags.
+    /// Client write limit (writes per second) of the renewal scenario's controller, whose write
+    /// rate is judged against it; every other scenario runs the controller with its default.
     #[arg(long, default_value_t = 50)]
     kube_api_qps: u32,
+    /// Writes at once above that rate, for the renewal scenario's controller only.
     #[arg(long, default_value_t = 100)]
     kube_api_burst: u32,
     /// Keep the bed's cluster as it is instead of starting from an empty one.

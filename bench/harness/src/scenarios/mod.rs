@@ -34,7 +34,9 @@ pub struct Bench {
     pub runs: usize,
     pub scale: f64,
     pub idle: Duration,
-    /// `--kube-api-qps`/`--kube-api-burst`, when the binary has them.
+    /// The client write limit (`--kube-api-qps`, `--kube-api-burst`) the renewal scenario runs
+    /// its controller with, when the binary has the flags. No other scenario passes it: they
+    /// run the controller with its own defaults.
     pub rate_limit: Option<(u32, u32)>,
     pub figures: Vec<RunFigure>,
     pub notes: Vec<String>,
@@ -85,15 +87,22 @@ impl Bench {
         format!("bench-{scenario}-{run}-{}", self.token)
     }
 
-    /// A fresh controller process with `extra` flags, its log in the work directory.
-    pub async fn controller(&self, name: &str, extra: &[String]) -> Result<Controller, String> {
-        let mut args = controller::base_args(CLUSTER_RESOURCE_NAMESPACE);
-        if let Some((qps, burst)) = self.rate_limit {
-            args.extend([
+    /// The flags that set the client write limit to [`Bench::rate_limit`] (none when the
+    /// binary has no such flags): for the renewal scenario only.
+    pub fn rate_limit_args(&self) -> Vec<String> {
+        match self.rate_limit {
+            Some((qps, burst)) => vec![
                 format!("--kube-api-qps={qps}"),
                 format!("--kube-api-burst={burst}"),
-            ]);
+            ],
+            None => Vec::new(),
         }
+    }
+
+    /// A fresh controller process: the base flags plus `extra`, nothing else (its client write
+    /// limit is its default unless `extra` sets one), its log in the work directory.
+    pub async fn controller(&self, name: &str, extra: &[String]) -> Result<Controller, String> {
+        let mut args = controller::base_args(CLUSTER_RESOURCE_NAMESPACE);
         args.extend(extra.iter().cloned());
         Controller::start(
             &self.bin,
@@ -135,13 +144,18 @@ impl Bench {
 
     /// CPU seconds used so far by the controller, kube-apiserver, etcd and the bench itself.
     pub fn cpu(&self, c: &Controller) -> Cpu {
+        self.cpu_of(Some(c))
+    }
+
+    /// As [`Bench::cpu`]; without a controller its figure is 0.
+    pub fn cpu_of(&self, c: Option<&Controller>) -> Cpu {
         let secs = |pid: Option<u32>| {
             pid.and_then(|p| procfs::read(p).ok())
                 .map(|r| r.cpu_ticks as f64 / procfs::ticks_per_second() as f64)
                 .unwrap_or(0.0)
         };
         Cpu {
-            controller: secs(Some(c.pid)),
+            controller: secs(c.map(|c| c.pid)),
             apiserver: secs(self.bed.pid("kube-apiserver")),
             etcd: secs(self.bed.pid("etcd")),
             bench: secs(Some(std::process::id())),
