@@ -50,21 +50,25 @@ impl WriteLog {
         }
     }
 
-    /// Remembers that this process created or applied the `kind` object `namespace/name`.
-    pub fn record_name(&self, kind: &str, namespace: &str, name: &str) {
+    /// Remembers that this process created or applied the `K` object `namespace/name`.
+    pub fn record_name<K: kube::Resource<DynamicType = ()>>(&self, namespace: &str, name: &str) {
         let now = Instant::now();
         let mut map = self.named.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > SWEEP_ABOVE {
             map.retain(|_, at| now.duration_since(*at) < REMEMBER_FOR);
         }
-        map.insert(format!("{kind}/{namespace}/{name}"), now);
+        map.insert(name_key::<K>(namespace, name), now);
     }
 
-    /// Whether this process wrote the `kind` object `namespace/name` recently: a cache that
+    /// Whether this process wrote the `K` object `namespace/name` recently: a cache that
     /// lacks it may just not have seen the write yet.
-    pub fn named_recently(&self, kind: &str, namespace: &str, name: &str) -> bool {
+    pub fn named_recently<K: kube::Resource<DynamicType = ()>>(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> bool {
         let map = self.named.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(&format!("{kind}/{namespace}/{name}"))
+        map.get(&name_key::<K>(namespace, name))
             .is_some_and(|at| at.elapsed() < REMEMBER_FOR)
     }
 
@@ -89,6 +93,12 @@ impl WriteLog {
             Instant::now(),
         )
     }
+}
+
+/// The key of a name written: the kind comes from the type, so a reader and a writer of the
+/// same kind cannot disagree on its spelling.
+fn name_key<K: kube::Resource<DynamicType = ()>>(namespace: &str, name: &str) -> String {
+    format!("{}/{namespace}/{name}", K::kind(&()))
 }
 
 fn parse_version(version: Option<&str>) -> Option<u64> {
@@ -164,18 +174,20 @@ mod tests {
 
     #[test]
     fn names_written_are_remembered_by_kind_namespace_and_name() {
+        use crate::api::CertificateRequest;
+        use k8s_openapi::api::core::v1::Secret;
         let log = WriteLog::default();
-        log.record_name("Secret", "a", "web-tls");
-        assert!(log.named_recently("Secret", "a", "web-tls"));
+        log.record_name::<Secret>("a", "web-tls");
+        assert!(log.named_recently::<Secret>("a", "web-tls"));
         assert!(
-            !log.named_recently("Secret", "b", "web-tls"),
+            !log.named_recently::<Secret>("b", "web-tls"),
             "another namespace"
         );
         assert!(
-            !log.named_recently("CertificateRequest", "a", "web-tls"),
+            !log.named_recently::<CertificateRequest>("a", "web-tls"),
             "another kind"
         );
-        assert!(!log.named_recently("Secret", "a", "web"), "another name");
+        assert!(!log.named_recently::<Secret>("a", "web"), "another name");
     }
 
     #[test]

@@ -150,7 +150,7 @@ where
             return (!writes.is_stale(cached.as_ref())).then_some(Some(cached));
         }
         let listed = *self.listed.borrow() == Some(true);
-        (listed && !writes.named_recently(K::kind(&()).as_ref(), namespace, name)).then_some(None)
+        (listed && !writes.named_recently::<K>(namespace, name)).then_some(None)
     }
 
     /// A Controller over the cache, triggered by every created or changed object.
@@ -308,7 +308,7 @@ impl SecretEvents {
     ) -> bool {
         let names = self.names.lock().unwrap_or_else(|e| e.into_inner());
         names.may_exist(namespace, name) == Some(false)
-            && !writes.named_recently("Secret", namespace, name)
+            && !writes.named_recently::<Secret>(namespace, name)
     }
 
     /// Every Secret created, changed or deleted from now on (and every Secret of each

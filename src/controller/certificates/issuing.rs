@@ -627,7 +627,7 @@ async fn reconcile_inner(
                     what: format!("Secret {namespace}/{secret_name}"),
                     source,
                 })?;
-            ctx.writes.record_name("Secret", &namespace, secret_name);
+            ctx.writes.record_name::<Secret>(&namespace, secret_name);
             drop(patch);
             apply_status(
                 ctx,
@@ -794,7 +794,7 @@ async fn sync_secret(
             what: format!("Secret {namespace}/{secret_name}"),
             source,
         })?;
-    ctx.writes.record_name("Secret", &namespace, secret_name);
+    ctx.writes.record_name::<Secret>(&namespace, secret_name);
     tracing::info!(
         namespace,
         certificate = certificate.name_any(),

@@ -294,9 +294,9 @@ async fn reconcile_inner(
     if !is_issuing(certificate) {
         let plan = plan(false, &names, None);
         for name in &plan.delete {
-            delete_secret(&secrets, &namespace, name, uid_of(name)).await?;
-            ctx.next_keys.remove(&namespace, name);
+            delete_secret(ctx, &secrets, &namespace, name, uid_of(name)).await?;
         }
+        // Named in status but already gone from the cache: its key is no longer wanted.
         if let Some(name) = recorded.as_deref() {
             ctx.next_keys.remove(&namespace, name);
         }
@@ -372,8 +372,7 @@ async fn reconcile_inner(
     };
     let plan = plan(true, &names, candidate);
     for name in &plan.delete {
-        delete_secret(&secrets, &namespace, name, uid_of(name)).await?;
-        ctx.next_keys.remove(&namespace, name);
+        delete_secret(ctx, &secrets, &namespace, name, uid_of(name)).await?;
     }
     let next_name = match plan.keep {
         Some(name) => name,
@@ -399,7 +398,7 @@ async fn reconcile_inner(
                     source,
                 })?;
             let name = created.name_any();
-            ctx.writes.record_name("Secret", &namespace, &name);
+            ctx.writes.record_name::<Secret>(&namespace, &name);
             ctx.next_keys.insert(&namespace, &name, Arc::new(key));
             // A log line, not an Event: the key is an internal step of the issuance whose
             // Issuing and Issued Events bracket it, and every Event is an API write.
@@ -433,7 +432,9 @@ async fn generate(spec: KeySpec) -> Result<ParsedKey, CertificateError> {
         .map_err(|e| CertificateError::Key(e.to_string()))
 }
 
+/// Deletes a temporary Secret and forgets the key it held.
 async fn delete_secret(
+    ctx: &Context,
     secrets: &Api<Secret>,
     namespace: &str,
     name: &str,
@@ -446,6 +447,7 @@ async fn delete_secret(
         }),
         ..Default::default()
     };
+    ctx.next_keys.remove(namespace, name);
     match secrets.delete(name, &params).await {
         Ok(_) => {
             tracing::info!(

@@ -336,7 +336,7 @@ async fn reconcile_inner(
         Ok(created) => {
             ctx.writes.record(&created);
             ctx.writes
-                .record_name("CertificateRequest", &namespace, &name);
+                .record_name::<CertificateRequest>(&namespace, &name);
             // No Event: the request is an object of its own (`certsmith status` shows it) and
             // every Event is an API write; failures to create one still get a Warning.
             tracing::info!(namespace, request = name, "created CertificateRequest");
