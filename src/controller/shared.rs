@@ -84,8 +84,55 @@ impl<K> Subscribers<K> {
     }
 }
 
+/// Objects by index key (e.g. "the Certificates naming Secret ns/x"), kept up to date with
+/// the cache, so a watch mapper or a reconcile finds related objects with one lookup instead
+/// of scanning the whole cache (quadratic at startup: every object replayed scanned them all).
+struct Index<K: Resource<DynamicType = ()>> {
+    keys_of: fn(&K) -> Vec<String>,
+    by_key: HashMap<String, std::collections::HashSet<ObjectRef<K>>>,
+    of: HashMap<ObjectRef<K>, Vec<String>>,
+}
+
+impl<K: Resource<DynamicType = ()>> Index<K> {
+    fn remove(&mut self, object: &ObjectRef<K>) {
+        for key in self.of.remove(object).unwrap_or_default() {
+            if let Some(set) = self.by_key.get_mut(&key) {
+                set.remove(object);
+                if set.is_empty() {
+                    self.by_key.remove(&key);
+                }
+            }
+        }
+    }
+
+    fn insert(&mut self, object: &K) {
+        let reference = ObjectRef::from_obj(object);
+        self.remove(&reference);
+        let keys = (self.keys_of)(object);
+        for key in &keys {
+            self.by_key
+                .entry(key.clone())
+                .or_default()
+                .insert(reference.clone());
+        }
+        self.of.insert(reference, keys);
+    }
+
+    fn rebuild<'a>(&mut self, objects: impl IntoIterator<Item = &'a K>)
+    where
+        K: 'a,
+    {
+        self.by_key.clear();
+        self.of.clear();
+        for object in objects {
+            self.insert(object);
+        }
+    }
+}
+
 /// One watch and one cache of `K`, and its subscribers.
 pub struct SharedCache<K: Resource<DynamicType = ()> + Clone + 'static> {
+    index: Option<Mutex<Index<K>>>,
     /// The name `/readyz` reports this cache under.
     name: &'static str,
     reader: Store<K>,
@@ -108,8 +155,52 @@ where
 {
     /// An empty cache; `drive` fills it. Controllers over it run with `config`.
     pub fn new(name: &'static str, config: kube::runtime::controller::Config) -> Arc<Self> {
+        Self::build(name, config, None)
+    }
+
+    /// The same, with an index of the cached objects by the keys `keys_of` gives each.
+    pub fn indexed(
+        name: &'static str,
+        config: kube::runtime::controller::Config,
+        keys_of: fn(&K) -> Vec<String>,
+    ) -> Arc<Self> {
+        let index = Index {
+            keys_of,
+            by_key: HashMap::new(),
+            of: HashMap::new(),
+        };
+        Self::build(name, config, Some(Mutex::new(index)))
+    }
+
+    /// The cached objects indexed under `key` (none without an index).
+    pub fn find(&self, key: &str) -> Vec<Arc<K>> {
+        let Some(index) = &self.index else {
+            return Vec::new();
+        };
+        let refs: Vec<ObjectRef<K>> = index
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_key
+            .get(key)
+            .map(|set| set.iter().cloned().collect())
+            .unwrap_or_default();
+        refs.iter().filter_map(|r| self.reader.get(r)).collect()
+    }
+
+    fn update_index(&self, update: impl FnOnce(&mut Index<K>)) {
+        if let Some(index) = &self.index {
+            update(&mut index.lock().unwrap_or_else(|e| e.into_inner()));
+        }
+    }
+
+    fn build(
+        name: &'static str,
+        config: kube::runtime::controller::Config,
+        index: Option<Mutex<Index<K>>>,
+    ) -> Arc<Self> {
         let (reader, writer) = reflector::store();
         Arc::new(SharedCache {
+            index,
             name,
             reader,
             writer: Mutex::new(Some(writer)),
@@ -191,16 +282,22 @@ where
                 Ok(watcher::Event::Apply(o)) => {
                     // The store's own Arc: the reflector has just put it there.
                     if let Some(cached) = self.reader.get(&ObjectRef::from_obj(&o)) {
+                        self.update_index(|index| index.insert(&cached));
                         self.subscribers.send(&cached, false);
                     }
                 }
-                Ok(watcher::Event::Delete(o)) => self.subscribers.send(&Arc::new(o), true),
+                Ok(watcher::Event::Delete(o)) => {
+                    self.update_index(|index| index.remove(&ObjectRef::from_obj(&o)));
+                    self.subscribers.send(&Arc::new(o), true)
+                }
                 // A (re)list is buffered by the reflector and enters the store at InitDone, so
                 // its objects are handed out then, all of them: after a watch expired, objects
                 // created meanwhile are only in the relist.
                 Ok(watcher::Event::InitApply(_)) => {}
                 Ok(watcher::Event::InitDone) => {
-                    for cached in self.reader.state() {
+                    let state = self.reader.state();
+                    self.update_index(|index| index.rebuild(state.iter().map(AsRef::as_ref)));
+                    for cached in state {
                         self.subscribers.send(&cached, false);
                     }
                     health.cache_synced(self.name);
@@ -422,5 +519,53 @@ mod tests {
             "gone while the watch was down"
         );
         assert_eq!(names.may_exist("a", "y"), Some(true));
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    use super::*;
+    use crate::api::Certificate;
+
+    fn certificate(name: &str, secret: &str) -> Certificate {
+        let mut c = Certificate::new(name, Default::default());
+        c.metadata.namespace = Some("ns".into());
+        c.spec.secret_name = secret.into();
+        c
+    }
+
+    fn keys(c: &Certificate) -> Vec<String> {
+        vec![format!("secret/{}", c.spec.secret_name)]
+    }
+
+    fn names(index: &Index<Certificate>, key: &str) -> Vec<String> {
+        let mut n: Vec<String> = index
+            .by_key
+            .get(key)
+            .map(|s| s.iter().map(|r| r.name.clone()).collect())
+            .unwrap_or_default();
+        n.sort();
+        n
+    }
+
+    #[test]
+    fn index_follows_changes_deletes_and_relists() {
+        let mut index = Index {
+            keys_of: keys,
+            by_key: HashMap::new(),
+            of: HashMap::new(),
+        };
+        index.insert(&certificate("a", "x"));
+        index.insert(&certificate("b", "x"));
+        assert_eq!(names(&index, "secret/x"), ["a", "b"]);
+        index.insert(&certificate("a", "y"));
+        assert_eq!(names(&index, "secret/x"), ["b"], "a moved to another Secret");
+        assert_eq!(names(&index, "secret/y"), ["a"]);
+        index.remove(&ObjectRef::from_obj(&certificate("b", "x")));
+        assert!(names(&index, "secret/x").is_empty());
+        assert!(!index.by_key.contains_key("secret/x"), "empty keys are dropped");
+        index.rebuild([&certificate("c", "z")]);
+        assert!(names(&index, "secret/y").is_empty(), "a relist replaces everything");
+        assert_eq!(names(&index, "secret/z"), ["c"]);
     }
 }

@@ -21,7 +21,6 @@ use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::reflector::Store;
 use serde_json::{Value, json};
 
 use super::SharedCertificates;
@@ -71,8 +70,8 @@ pub async fn run(
 ) {
     // Woken by its Secret too: an edited Secret is brought back to the spec.
     let controller = watch_secret_siblings(shared.controller(), &shared);
-    let store = controller.store();
-    watch_secrets(controller, &ctx)
+    let store = shared.clone();
+    watch_secrets(controller, &ctx, &shared)
         .owns_shared_stream(ctx.requests.touched())
         .graceful_shutdown_on(shutdown)
         .run(
@@ -474,7 +473,7 @@ fn failure_message(message: &str) -> String {
 async fn reconcile(
     certificate: Arc<Certificate>,
     ctx: Arc<Context>,
-    certificates: Store<Certificate>,
+    certificates: Arc<SharedCertificates>,
 ) -> Result<Action, CertificateError> {
     let action = reconcile_inner(&certificate, &ctx, &certificates).await?;
     ctx.backoff.reset(&backoff_key(CONTROLLER, &certificate));
@@ -484,7 +483,7 @@ async fn reconcile(
 async fn reconcile_inner(
     certificate: &Certificate,
     ctx: &Context,
-    certificates: &Store<Certificate>,
+    certificates: &SharedCertificates,
 ) -> Result<Action, CertificateError> {
     if !is_issuing(certificate) {
         sync_secret(certificate, ctx, certificates).await?;
@@ -684,7 +683,7 @@ async fn already_ended(ctx: &Context, certificate: &Certificate) -> Result<bool,
 async fn sync_secret(
     certificate: &Certificate,
     ctx: &Context,
-    certificates: &Store<Certificate>,
+    certificates: &SharedCertificates,
 ) -> Result<(), CertificateError> {
     if certificate.metadata.deletion_timestamp.is_some() {
         return Ok(());

@@ -170,7 +170,11 @@ pub async fn run(
     // One join for every Certificate controller: a second, sequential join would start only
     // after this one ends (at shutdown). Add the other controllers' run calls here.
     // They share one Certificate cache, and start once it is listed (see `shared`).
-    let shared = SharedCertificates::new("certificates", ctx.controller_config());
+    let shared = SharedCertificates::indexed(
+        "certificates",
+        ctx.controller_config(),
+        siblings::index_keys,
+    );
     let controllers = async {
         if !shared.listed().await {
             return; // shut down before the first list

@@ -13,7 +13,6 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
-use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 use serde_json::{Map, Value, json};
 
@@ -36,8 +35,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let controller = certificate_controller(&ctx, &shared);
-    let store = controller.store();
-    ctx.metrics.watch_certificates(store.clone());
+    ctx.metrics.watch_certificates(controller.store());
+    let store = shared.clone();
     controller
         .graceful_shutdown_on(shutdown)
         .run(
@@ -130,7 +129,7 @@ pub(super) fn readiness_write(
 async fn reconcile(
     certificate: Arc<Certificate>,
     ctx: Arc<Context>,
-    certificates: Store<Certificate>,
+    certificates: Arc<SharedCertificates>,
 ) -> Result<Action, CertificateError> {
     if certificate.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());

@@ -2,9 +2,11 @@
 //! this module finds the claimants in a controller's Certificate store and adds the watch that
 //! wakes the others when one of them changes (a holder deleted or renamed frees the Secret).
 
+use std::sync::Arc;
+
 use kube::ResourceExt;
 use kube::runtime::controller::Controller;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 
 use super::SharedCertificates;
 use crate::api::{
@@ -17,14 +19,17 @@ use crate::policy::facts::SecretFacts;
 /// `Some` when another Certificate in `store` keeps the Secret `certificate` names.
 /// `secret_annotation` is the Secret's `cert-manager.io/certificate-name`, when it exists.
 pub(super) fn conflict_in_store(
-    store: &Store<Certificate>,
+    certificates: &SharedCertificates,
     certificate: &Certificate,
     secret_annotation: Option<&str>,
 ) -> Option<SecretConflict> {
-    let state = store.state();
     let namespace = certificate.namespace();
     let me = certificate.metadata.name.as_deref().unwrap_or_default();
-    let mut claimants: Vec<Claimant> = state
+    let named = certificates.find(&secret_key(
+        namespace.as_deref().unwrap_or_default(),
+        &certificate.spec.secret_name,
+    ));
+    let mut claimants: Vec<Claimant> = named
         .iter()
         .filter(|c| {
             c.namespace() == namespace
@@ -68,13 +73,39 @@ fn claimant(c: &Certificate) -> Claimant<'_> {
 /// Certificate's old `secretName` is not known: it may have been theirs).
 pub(super) fn watch_secret_siblings(
     controller: Controller<Certificate>,
-    shared: &SharedCertificates,
+    shared: &Arc<SharedCertificates>,
 ) -> Controller<Certificate> {
-    let store = controller.store();
+    let index = shared.clone();
     controller.watches_shared_stream(shared.touched(), move |changed| {
-        let state = store.state();
-        siblings(state.iter().map(AsRef::as_ref), &changed)
+        // Only the candidates from the index: the same Secret name, or reporting a duplicate.
+        let namespace = changed.namespace().unwrap_or_default();
+        let mut candidates = index.find(&secret_key(&namespace, &changed.spec.secret_name));
+        candidates.extend(index.find(&duplicate_key(&namespace)));
+        let mut found = siblings(candidates.iter().map(AsRef::as_ref), &changed);
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        found.dedup();
+        found
     })
+}
+
+/// The index key of the Certificates naming Secret `namespace/name`.
+pub(super) fn secret_key(namespace: &str, name: &str) -> String {
+    format!("secret/{namespace}/{name}")
+}
+
+/// The index key of the Certificates of `namespace` that report a duplicate Secret name.
+fn duplicate_key(namespace: &str) -> String {
+    format!("duplicate/{namespace}")
+}
+
+/// The keys the shared Certificate cache indexes a Certificate under.
+pub(super) fn index_keys(certificate: &Certificate) -> Vec<String> {
+    let namespace = certificate.namespace().unwrap_or_default();
+    let mut keys = vec![secret_key(&namespace, &certificate.spec.secret_name)];
+    if reports_duplicate(certificate) {
+        keys.push(duplicate_key(&namespace));
+    }
+    keys
 }
 
 fn siblings<'a>(

@@ -18,13 +18,15 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::SharedCertificates;
 use super::keys::is_issuing;
-use super::siblings::{annotated_certificate, conflict_in_store, watch_secret_siblings};
+use super::siblings::{
+    annotated_certificate, conflict_in_store, secret_key, watch_secret_siblings,
+};
 use super::{
     CertificateError, MANAGER_TRIGGER, backoff_key, get_request, get_secret, next_revision,
     request_name,
@@ -50,7 +52,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let controller = certificate_controller(&ctx, &shared);
-    let store = controller.store();
+    let store = shared.clone();
     controller
         .graceful_shutdown_on(shutdown)
         .run(
@@ -68,25 +70,24 @@ pub async fn run(
 /// CertificateRequests it owns and by the Certificates naming the same Secret.
 pub(super) fn certificate_controller(
     ctx: &Context,
-    shared: &SharedCertificates,
+    shared: &Arc<SharedCertificates>,
 ) -> Controller<Certificate> {
     let controller = watch_secret_siblings(shared.controller(), shared);
-    watch_secrets(controller, ctx).owns_shared_stream(ctx.requests.touched())
+    watch_secrets(controller, ctx, shared).owns_shared_stream(ctx.requests.touched())
 }
 
 /// Wakes the Certificates whose Secret changed (from the one shared Secret metadata watch).
 pub(super) fn watch_secrets(
     controller: Controller<Certificate>,
     ctx: &Context,
+    shared: &Arc<SharedCertificates>,
 ) -> Controller<Certificate> {
-    let store = controller.store();
+    let shared = shared.clone();
     controller.watches_shared_stream(ctx.secrets.touched(), move |secret| {
-        let certificates = store.state();
-        certificates_for_secret(
-            certificates.iter().map(AsRef::as_ref),
-            secret.namespace().as_deref(),
-            &secret.name_any(),
-        )
+        let namespace = secret.namespace();
+        let name = secret.name_any();
+        let named = shared.find(&secret_key(namespace.as_deref().unwrap_or_default(), &name));
+        certificates_for_secret(named.iter().map(AsRef::as_ref), namespace.as_deref(), &name)
     })
 }
 
@@ -109,7 +110,7 @@ pub(super) fn certificates_for_secret<'a>(
 pub(super) async fn gather(
     ctx: &Context,
     certificate: &Certificate,
-    certificates: &Store<Certificate>,
+    certificates: &SharedCertificates,
 ) -> Result<GatheredFacts, CertificateError> {
     let namespace = certificate.namespace().unwrap_or_default();
     let secret_name = certificate.spec.secret_name.as_str();
@@ -156,7 +157,7 @@ pub(super) fn requeue_after(now: Timestamp, at: Timestamp) -> Duration {
 async fn reconcile(
     certificate: Arc<Certificate>,
     ctx: Arc<Context>,
-    certificates: Store<Certificate>,
+    certificates: Arc<SharedCertificates>,
 ) -> Result<Action, CertificateError> {
     // Issuing already: `decide` would say AlreadyIssuing (or SecretConflict), and both leave
     // it alone; deciding that needs no Secret read. Most wake-ups of an issuance are this.
