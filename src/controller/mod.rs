@@ -317,9 +317,10 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         writes: Default::default(),
         concurrent_workers: settings.concurrent_workers,
         next_keys: Default::default(),
-        requests: shared::SharedCache::new(
+        requests: shared::SharedCache::indexed(
             "certificaterequests",
             kube::runtime::controller::Config::default().concurrency(settings.concurrent_workers),
+            certificates::revisions::index_keys,
         ),
         secrets: shared::SecretEvents::new(),
     });

@@ -559,13 +559,23 @@ mod index_tests {
         index.insert(&certificate("b", "x"));
         assert_eq!(names(&index, "secret/x"), ["a", "b"]);
         index.insert(&certificate("a", "y"));
-        assert_eq!(names(&index, "secret/x"), ["b"], "a moved to another Secret");
+        assert_eq!(
+            names(&index, "secret/x"),
+            ["b"],
+            "a moved to another Secret"
+        );
         assert_eq!(names(&index, "secret/y"), ["a"]);
         index.remove(&ObjectRef::from_obj(&certificate("b", "x")));
         assert!(names(&index, "secret/x").is_empty());
-        assert!(!index.by_key.contains_key("secret/x"), "empty keys are dropped");
+        assert!(
+            !index.by_key.contains_key("secret/x"),
+            "empty keys are dropped"
+        );
         index.rebuild([&certificate("c", "z")]);
-        assert!(names(&index, "secret/y").is_empty(), "a relist replaces everything");
+        assert!(
+            names(&index, "secret/y").is_empty(),
+            "a relist replaces everything"
+        );
         assert_eq!(names(&index, "secret/z"), ["c"]);
     }
 }
