@@ -73,6 +73,12 @@ impl CertWatch {
         self.state.lock().unwrap().clone()
     }
 
+    /// A snapshot taker a spawned task can own.
+    pub fn snapshots(&self) -> impl Fn() -> HashMap<String, Seen> + Send + Sync + 'static {
+        let state = self.state.clone();
+        move || state.lock().unwrap().clone()
+    }
+
     /// Waits until `done` holds for the current state, printing progress (what `progress`
     /// says) every 5 s. Returns false on timeout.
     pub async fn wait_until(
