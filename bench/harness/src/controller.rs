@@ -46,6 +46,13 @@ pub fn base_args(cluster_resource_namespace: &str) -> Vec<String> {
 
 pub const RUST_LOG: &str = "warn,certsmith::telemetry=info";
 
+/// The controller's log filter: `BENCH_CONTROLLER_LOG` when set (to time a scenario's steps,
+/// e.g. `info,certsmith=debug`; more logging costs the controller CPU, so not for figures of
+/// record), else `RUST_LOG` above.
+fn log_filter() -> String {
+    std::env::var("BENCH_CONTROLLER_LOG").unwrap_or_else(|_| RUST_LOG.to_owned())
+}
+
 /// Whether the binary knows a flag (its `controller --help` mentions it).
 pub async fn supports_flag(bin: &Path, flag: &str) -> bool {
     match tokio::process::Command::new(bin)
@@ -65,7 +72,7 @@ impl Controller {
         let started = Instant::now();
         let child = tokio::process::Command::new(bin)
             .args(args)
-            .env("RUST_LOG", RUST_LOG)
+            .env("RUST_LOG", log_filter())
             .stdin(Stdio::null())
             .stdout(file)
             .stderr(err)
