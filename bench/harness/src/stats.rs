@@ -39,6 +39,13 @@ pub fn max_rate(points: &[(f64, u64)]) -> Option<f64> {
         .reduce(f64::max)
 }
 
+/// The mean rate of a counter from its first point to its last point at or before `until`.
+pub fn window_rate(points: &[(f64, u64)], until: f64) -> Option<f64> {
+    let first = points.first()?;
+    let last = points.iter().rev().find(|p| p.0 <= until)?;
+    (last.0 > first.0).then(|| last.1.saturating_sub(first.1) as f64 / (last.0 - first.0))
+}
+
 fn sorted(values: &[f64]) -> Vec<f64> {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
     v.sort_by(f64::total_cmp);
@@ -48,6 +55,24 @@ fn sorted(values: &[f64]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mean_rate_of_a_counter_within_a_window() {
+        type Points = &'static [(f64, u64)];
+        let cases: [(Points, f64, Option<f64>); 4] = [
+            (&[], 10.0, None),
+            (&[(0.0, 5)], 10.0, None),
+            (
+                &[(0.0, 0), (1.0, 50), (2.0, 100), (3.0, 400)],
+                2.5,
+                Some(50.0),
+            ),
+            (&[(0.5, 10), (2.5, 110), (9.0, 999)], 3.0, Some(50.0)),
+        ];
+        for (points, until, want) in cases {
+            assert_eq!(window_rate(points, until), want, "{points:?} until {until}");
+        }
+    }
 
     #[test]
     fn rates_of_a_counter() {

@@ -171,13 +171,14 @@ async fn one(
                     .filter(|k| !done.contains(k))
                     .collect();
                 for name in now_renewed {
-                    released.fetch_add(1, Ordering::Relaxed);
                     let unset = Patch::Merge(json!({"spec": {"renewBefore": null}}));
-                    if api
+                    let ok = api
                         .patch(&name, &PatchParams::default(), &unset)
                         .await
-                        .is_ok()
-                    {
+                        .is_ok();
+                    // Counted once answered: the apiserver has counted it by then.
+                    released.fetch_add(1, Ordering::Relaxed);
+                    if ok {
                         done.insert(name);
                     }
                 }
@@ -192,12 +193,15 @@ async fn one(
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
+                // Time and the bench's own patches taken before asking: the apiserver counts
+                // as of the request, and a slow answer must not shrink the next interval.
+                let (at, ours) = (
+                    at_instant.elapsed().as_secs_f64(),
+                    released.load(Ordering::Relaxed),
+                );
                 if let Ok(s) = apimetrics::scrape(&client).await {
-                    let ours = released.load(Ordering::Relaxed);
-                    rates.lock().unwrap().push((
-                        at_instant.elapsed().as_secs_f64(),
-                        non_background(&s).saturating_sub(ours),
-                    ));
+                    let theirs = non_background(&s).saturating_sub(ours);
+                    rates.lock().unwrap().push((at, theirs));
                 }
             }
         })
@@ -268,13 +272,16 @@ async fn one(
     );
     let points = rates.lock().unwrap().clone();
     let max = stats::max_rate(&points).unwrap_or(f64::NAN);
-    let mean = att.controller_total() as f64 / storm.max(1.0);
-    // The limit this run's controller was started with: the client-side token bucket lets at
-    // most qps + burst through in one second.
+    // The mean over the storm itself (T to the last renewal), from the scraped counter.
+    let mean = stats::window_rate(&points, storm).unwrap_or(f64::NAN);
+    // The limit this run's controller was started with: a token bucket of `burst` refilled at
+    // `qps` lets at most qps + burst through in one second, and qps × t + burst in t seconds.
     let (max_target, mean_target) = match b.rate_limit {
         Some((qps, burst)) => (
             Some(Target::at_most(f64::from(qps + burst))),
-            Some(Target::at_most(f64::from(qps))),
+            Some(Target::at_most(
+                f64::from(qps) + f64::from(burst) / storm.max(1.0),
+            )),
         ),
         None => (None, None),
     };
