@@ -5,6 +5,7 @@ pub mod acme;
 pub mod approver;
 pub mod backoff;
 pub mod certificates;
+pub mod events;
 pub mod freshness;
 pub mod issuers;
 pub mod leader;
@@ -20,7 +21,7 @@ use std::time::Instant;
 
 use futures::future::{BoxFuture, FutureExt, Shared};
 use kube::Client;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use tracing::Instrument;
 
 use crate::telemetry::health::{Health, Role};
@@ -33,7 +34,7 @@ pub struct Context {
     /// Namespace holding the Secrets of ClusterIssuers (cert-manager's
     /// `--cluster-resource-namespace`).
     pub cluster_resource_namespace: String,
-    pub recorder: Recorder,
+    pub recorder: events::EventRecorder,
     /// Per-object retry delays after transient errors.
     pub backoff: ErrorBackoff,
     /// Per-challenge delays between ACME self-checks (`ErrorBackoff::self_checks`).
@@ -301,7 +302,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         instance: std::env::var("POD_NAME").ok(),
     };
     let ctx = Arc::new(Context {
-        recorder: Recorder::new(client.clone(), reporter),
+        recorder: events::EventRecorder::new(client.clone(), reporter),
         client: client.clone(),
         cluster_resource_namespace: settings.cluster_resource_namespace,
         backoff: ErrorBackoff::default(),
