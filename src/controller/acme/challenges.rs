@@ -218,35 +218,45 @@ async fn reconcile(
                 }
                 Action::requeue(SLOT_RECHECK)
             } else {
+                // Take the slot and present in one step: one status write, not two.
                 let mut status = challenge.status.clone().unwrap_or_default();
                 status.processing = Some(true);
                 status.state.get_or_insert(AcmeState::Pending);
                 status.reason = None;
-                write_status(&ctx, &challenge, &status).await?;
-                Action::await_change()
+                present(&ctx, &challenge, status).await?
             }
         }
         ChallengeStep::Present => {
-            let result = match challenge.spec.type_ {
-                ChallengeType::Http01 => http01::present(&ctx, &challenge).await,
-                ChallengeType::Dns01 => dns01::present(&ctx, &challenge).await,
-            };
-            let mut status = challenge.status.clone().unwrap_or_default();
-            match result {
-                Ok(what) => {
-                    status.presented = Some(true);
-                    status.reason = Some(format!("{what}; waiting for the self-check"));
-                    write_status(&ctx, &challenge, &status).await?;
-                    publish(&ctx, &challenge, EventType::Normal, "Presented", what).await;
-                    Action::await_change()
-                }
-                Err(err) => solve_failed(&ctx, &challenge, status, err, "presenting").await?,
-            }
+            let status = challenge.status.clone().unwrap_or_default();
+            present(&ctx, &challenge, status).await?
         }
         ChallengeStep::SelfCheck => self_check_then_accept(&ctx, &challenge).await?,
         ChallengeStep::Poll => poll(&ctx, &challenge).await?,
     };
     Ok(action)
+}
+
+/// Presents the challenge (solver Pod, Service and route; or the TXT record) and records it in
+/// `status` (which may carry the slot just taken).
+async fn present(
+    ctx: &Context,
+    challenge: &Challenge,
+    mut status: ChallengeStatus,
+) -> Result<Action, ChallengeError> {
+    let result = match challenge.spec.type_ {
+        ChallengeType::Http01 => http01::present(ctx, challenge).await,
+        ChallengeType::Dns01 => dns01::present(ctx, challenge).await,
+    };
+    match result {
+        Ok(what) => {
+            status.presented = Some(true);
+            status.reason = Some(format!("{what}; waiting for the self-check"));
+            write_status(ctx, challenge, &status).await?;
+            publish(ctx, challenge, EventType::Normal, "Presented", what).await;
+            Ok(Action::await_change())
+        }
+        Err(err) => solve_failed(ctx, challenge, status, err, "presenting").await,
+    }
 }
 
 /// A solver step failed: a configuration problem ends the Challenge `errored`; a transient one

@@ -120,6 +120,9 @@ pub fn challenge_for_order(order: &Order, request: ChallengeRequest) -> Challeng
     challenge.metadata.namespace = order.namespace();
     challenge.metadata.labels = order.metadata.labels.clone();
     challenge.metadata.owner_references = owner(order).map(|o| vec![o]);
+    // Born with the clean-up finalizer: the Challenge controller need not add it (one write
+    // and one watch round trip less per challenge).
+    challenge.metadata.finalizers = Some(vec![crate::api::ACME_FINALIZER.to_owned()]);
     challenge
 }
 
