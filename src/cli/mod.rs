@@ -138,10 +138,9 @@ pub struct ControllerArgs {
     /// Writes allowed at once above the average rate.
     #[arg(long, default_value_t = 400)]
     pub kube_api_burst: u32,
-    /// Objects each controller reconciles at once (cert-manager's flag and default; the ACME
-    /// Order and Challenge controllers run five times as many, as theirs wait on the network).
-    /// More does not issue faster (the API server is the bottleneck) and holds more memory in
-    /// a burst: every reconcile in flight keeps its reads and writes.
+    /// Objects each controller reconciles at once (cert-manager's flag and default). More
+    /// does not issue faster (the API server is the bottleneck) and holds more memory in a
+    /// burst: every reconcile in flight keeps its reads and writes.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrent_workers: u16,
     /// Address of the Prometheus `/metrics` endpoint; an empty value or `0` turns it off.

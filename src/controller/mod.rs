@@ -65,22 +65,10 @@ pub struct Context {
     pub secrets: Arc<shared::SecretEvents>,
 }
 
-/// See `Context::acme_controller_config`.
-const ACME_WORKER_FACTOR: u16 = 5;
-
 impl Context {
     /// The settings every Controller runs with: at most `concurrent_workers` reconciles at once.
     pub fn controller_config(&self) -> kube::runtime::controller::Config {
         kube::runtime::controller::Config::default().concurrency(self.concurrent_workers)
-    }
-
-    /// The Order and Challenge controllers' settings: `ACME_WORKER_FACTOR` times as many
-    /// reconciles at once. Theirs wait on the network (ACME server, solver resources,
-    /// self-checks) rather than use CPU; with 5, 50 new http-01 Challenges queued behind each
-    /// other's clean-ups and a Challenge waited 3.4 s (median) for its first reconcile.
-    pub fn acme_controller_config(&self) -> kube::runtime::controller::Config {
-        kube::runtime::controller::Config::default()
-            .concurrency(self.concurrent_workers.saturating_mul(ACME_WORKER_FACTOR))
     }
 }
 
@@ -190,12 +178,8 @@ where
             health.cache_synced(cache);
         }
     });
-    let config = if matches!(cache, "orders" | "challenges") {
-        ctx.acme_controller_config()
-    } else {
-        ctx.controller_config()
-    };
-    kube::runtime::Controller::for_stream(events.applied_objects(), reader).with_config(config)
+    kube::runtime::Controller::for_stream(events.applied_objects(), reader)
+        .with_config(ctx.controller_config())
 }
 
 /// Cached objects keep no `managedFields`: nothing reads them from a cache (the one reader,
