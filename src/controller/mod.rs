@@ -57,10 +57,6 @@ pub struct Context {
     /// The one CertificateRequest watch and cache (the approver, the signers and four
     /// Certificate controllers read it); driven by `run_controllers`.
     pub requests: Arc<shared::SharedCache<crate::api::CertificateRequest>>,
-    /// The Secrets certsmith issued into (label `controller.cert-manager.io/fao=true`), whole
-    /// but for other managers' managedFields: a Certificate's Secret is read from here, not
-    /// fetched at each reconcile (three GETs per Certificate at every start).
-    pub managed_secrets: Arc<shared::SharedCache<k8s_openapi::api::core::v1::Secret>>,
     /// The one Secret metadata watch (Certificate and issuer controllers are woken by it).
     pub secrets: Arc<shared::SecretEvents>,
 }
@@ -183,9 +179,8 @@ where
 }
 
 /// Cached objects keep no `managedFields`: nothing reads them from a cache (the one reader,
-/// Secret output drift, reads the managed Secret cache, which keeps certsmith's own: see
-/// `shared::trim_managed_secret`), and with a field manager per controller they were most of
-/// each cached Certificate's and CertificateRequest's memory.
+/// Secret output drift, GETs its Secret), and with a field manager per controller they were
+/// most of each cached Certificate's and CertificateRequest's memory.
 pub(crate) fn drop_managed_fields<K: kube::Resource>(object: &mut K) {
     object.meta_mut().managed_fields = None;
 }
@@ -329,12 +324,6 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
             certificates::revisions::index_keys,
         ),
         secrets: shared::SecretEvents::new(),
-        managed_secrets: shared::SharedCache::selected(
-            "managed-secrets",
-            kube::runtime::controller::Config::default(),
-            shared::MANAGED_SECRETS,
-            shared::trim_managed_secret,
-        ),
     });
     metrics.watch_acme(ctx.acme.stats.clone());
     tracing::info!(
@@ -436,14 +425,9 @@ async fn run_controllers(
         .clone()
         .drive(&ctx.health, ctx.watched(), shutdown.clone());
     let secret_watch = ctx.secrets.clone().drive(ctx.watched(), shutdown.clone());
-    let managed_secret_watch =
-        ctx.managed_secrets
-            .clone()
-            .drive(&ctx.health, ctx.watched(), shutdown.clone());
     futures::join!(
         request_watch,
         secret_watch,
-        managed_secret_watch,
         issuers::run_issuers(ctx.clone(), shutdown.clone()),
         cluster_issuers,
         approver,

@@ -17,7 +17,6 @@
 //! `Store::wait_until_ready` wakes one waiter only, so several controllers waiting on one
 //! store would not all start.
 
-use crate::api::LABEL_FAO;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
@@ -142,10 +141,6 @@ pub struct SharedCache<K: Resource<DynamicType = ()> + Clone + 'static> {
     subscribers: Subscribers<K>,
     /// `None` until the first list is in; `Some(false)` if the watch stopped before that.
     listed: tokio::sync::watch::Sender<Option<bool>>,
-    /// Only the objects with these labels (a label selector), when set.
-    selector: Option<&'static str>,
-    /// What is cut off each object before it is cached.
-    trim: fn(&mut K),
 }
 
 impl<K> SharedCache<K>
@@ -175,40 +170,6 @@ where
             of: HashMap::new(),
         };
         Self::build(name, config, Some(Mutex::new(index)))
-    }
-
-    /// A cache of only the objects matching the label `selector`, each trimmed by `trim`
-    /// before it is kept. Its absence of a name says nothing (the object may lack the labels).
-    pub fn selected(
-        name: &'static str,
-        config: kube::runtime::controller::Config,
-        selector: &'static str,
-        trim: fn(&mut K),
-    ) -> Arc<Self> {
-        let (reader, writer) = reflector::store();
-        Arc::new(SharedCache {
-            index: None,
-            name,
-            reader,
-            writer: Mutex::new(Some(writer)),
-            config,
-            subscribers: Subscribers(Mutex::new(Vec::new())),
-            listed: tokio::sync::watch::Sender::new(None),
-            selector: Some(selector),
-            trim,
-        })
-    }
-
-    /// The cached, current copy of `namespace/name`: not when this process wrote a newer one
-    /// the watch has not brought yet.
-    pub fn fresh(
-        &self,
-        writes: &crate::controller::freshness::WriteLog,
-        namespace: &str,
-        name: &str,
-    ) -> Option<Arc<K>> {
-        self.get(namespace, name)
-            .filter(|cached| !writes.is_stale(cached.as_ref()))
     }
 
     /// The cached objects indexed under `key` (none without an index).
@@ -246,8 +207,6 @@ where
             config,
             subscribers: Subscribers(Mutex::new(Vec::new())),
             listed: tokio::sync::watch::Sender::new(None),
-            selector: None,
-            trim: crate::controller::drop_managed_fields,
         })
     }
 
@@ -281,8 +240,7 @@ where
         if let Some(cached) = self.get(namespace, name) {
             return (!writes.is_stale(cached.as_ref())).then_some(Some(cached));
         }
-        // A label-selected cache cannot tell absence: the object may lack the labels.
-        let listed = *self.listed.borrow() == Some(true) && self.selector.is_none();
+        let listed = *self.listed.borrow() == Some(true);
         (listed && !writes.named_recently::<K>(namespace, name)).then_some(None)
     }
 
@@ -313,13 +271,11 @@ where
             return;
         };
         health.expect_cache(self.name);
-        let mut config = watcher::Config::default();
-        if let Some(selector) = self.selector {
-            config = config.labels(selector);
-        }
         let events = reflector::reflector(
             writer,
-            watcher(api, config).default_backoff().modify(self.trim),
+            watcher(api, watcher::Config::default())
+                .default_backoff()
+                .modify(crate::controller::drop_managed_fields),
         );
         let work = events.for_each(|event| {
             match event {
@@ -494,88 +450,17 @@ impl SecretEvents {
 /// What subscribers need of a Secret's metadata: where it is. The rest is dropped at once so a
 /// relist of tens of thousands of Secrets queued for a busy controller stays small.
 fn name_only(secret: SecretMeta) -> SecretMeta {
-    let managed = is_managed(&secret.metadata);
     let mut slim = SecretMeta::default();
     slim.metadata.name = secret.metadata.name;
     slim.metadata.namespace = secret.metadata.namespace;
     slim.metadata.uid = secret.metadata.uid;
     slim.metadata.resource_version = secret.metadata.resource_version;
-    // Kept: whether certsmith manages it (the managed Secret cache wakes its Certificates).
-    if managed {
-        slim.metadata.labels = Some([(LABEL_FAO.to_owned(), "true".to_owned())].into());
-    }
     slim
-}
-
-/// Whether a Secret carries `controller.cert-manager.io/fao: "true"`, as every Secret a
-/// Certificate issued into does: those are in the managed Secret cache.
-pub fn is_managed(metadata: &kube::api::ObjectMeta) -> bool {
-    metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(LABEL_FAO))
-        .is_some_and(|v| v == "true")
-}
-
-/// The label selector of the managed Secret cache.
-pub const MANAGED_SECRETS: &str = "controller.cert-manager.io/fao=true";
-
-/// What the managed Secret cache keeps of a Secret: all but the managedFields of other field
-/// managers (certsmith's own say which keys it applied, for `secret_sync`).
-pub fn trim_managed_secret(secret: &mut Secret) {
-    if let Some(fields) = &mut secret.metadata.managed_fields {
-        fields.retain(|f| {
-            f.manager
-                .as_deref()
-                .is_some_and(|m| m.starts_with("certsmith"))
-        });
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn managed_secrets_keep_only_certsmiths_field_managers() {
-        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
-        let entry = |m: &str| ManagedFieldsEntry {
-            manager: Some(m.into()),
-            ..ManagedFieldsEntry::default()
-        };
-        let mut secret = Secret::default();
-        secret.metadata.managed_fields = Some(vec![
-            entry("kubectl-edit"),
-            entry("certsmith-issuing"),
-            entry("helm"),
-        ]);
-        trim_managed_secret(&mut secret);
-        let kept: Vec<_> = secret
-            .metadata
-            .managed_fields
-            .unwrap()
-            .into_iter()
-            .filter_map(|f| f.manager)
-            .collect();
-        assert_eq!(kept, ["certsmith-issuing"]);
-        let cases = [(Some("true"), true), (Some("false"), false), (None, false)];
-        for (value, managed) in cases {
-            let mut meta = kube::api::ObjectMeta::default();
-            if let Some(v) = value {
-                meta.labels = Some([(LABEL_FAO.to_owned(), v.to_owned())].into());
-            }
-            assert_eq!(is_managed(&meta), managed, "{value:?}");
-            let mut slim = SecretMeta::default();
-            slim.metadata = meta;
-            slim.metadata.name = Some("x".into());
-            assert_eq!(
-                is_managed(&name_only(slim).metadata),
-                managed,
-                "slim {value:?}"
-            );
-        }
-        assert!(MANAGED_SECRETS.starts_with(LABEL_FAO));
-    }
 
     fn secret(namespace: &str, name: &str) -> SecretMeta {
         let mut s = SecretMeta::default();

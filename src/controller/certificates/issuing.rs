@@ -615,7 +615,7 @@ async fn reconcile_inner(
                     return Ok(Action::await_change());
                 }
             };
-            let written = Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
+            Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
                 .patch(
                     secret_name,
                     &PatchParams::apply(MANAGER_ISSUING).force(),
@@ -627,7 +627,6 @@ async fn reconcile_inner(
                     source,
                 })?;
             ctx.writes.record_name::<Secret>(&namespace, secret_name);
-            ctx.writes.record(&written);
             drop(patch);
             apply_status(
                 ctx,
@@ -783,7 +782,7 @@ async fn sync_secret(
             return Ok(());
         }
     };
-    let written = Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
+    Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
         .patch(
             secret_name,
             &PatchParams::apply(MANAGER_ISSUING).force(),
@@ -795,7 +794,6 @@ async fn sync_secret(
             source,
         })?;
     ctx.writes.record_name::<Secret>(&namespace, secret_name);
-    ctx.writes.record(&written);
     tracing::info!(
         namespace,
         certificate = certificate.name_any(),

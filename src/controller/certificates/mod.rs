@@ -80,9 +80,6 @@ pub async fn get_secret(
     namespace: &str,
     name: &str,
 ) -> Result<Option<Secret>, CertificateError> {
-    if let Some(cached) = ctx.managed_secrets.fresh(&ctx.writes, namespace, name) {
-        return Ok(Some(Secret::clone(&cached)));
-    }
     if ctx.secrets.known_absent(&ctx.writes, namespace, name) {
         return Ok(None);
     }
@@ -179,8 +176,7 @@ pub async fn run(
         siblings::index_keys,
     );
     let controllers = async {
-        // Both listed: a Certificate reconciled before its Secret is cached would fetch it.
-        if !shared.listed().await || !ctx.managed_secrets.listed().await {
+        if !shared.listed().await {
             return; // shut down before the first list
         }
         futures::join!(

@@ -82,30 +82,13 @@ pub(super) fn watch_secrets(
     ctx: &Context,
     shared: &Arc<SharedCertificates>,
 ) -> Controller<Certificate> {
-    let (index, managed_index) = (shared.clone(), shared.clone());
-    controller
-        // Managed Secrets wake their Certificates from the managed cache's own watch, so the
-        // reconcile reads the change it was woken for; the metadata watch wakes the others.
-        .watches_shared_stream(ctx.secrets.touched(), move |secret| {
-            if crate::controller::shared::is_managed(&secret.metadata) {
-                return Vec::new();
-            }
-            certificates_named(&index, secret.as_ref())
-        })
-        .watches_shared_stream(ctx.managed_secrets.touched(), move |secret| {
-            certificates_named(&managed_index, secret.as_ref())
-        })
-}
-
-/// The Certificates whose `secretName` is `secret`.
-fn certificates_named<S: Resource>(
-    shared: &SharedCertificates,
-    secret: &S,
-) -> Vec<ObjectRef<Certificate>> {
-    let namespace = secret.namespace();
-    let name = secret.name_any();
-    let named = shared.find(&secret_key(namespace.as_deref().unwrap_or_default(), &name));
-    certificates_for_secret(named.iter().map(AsRef::as_ref), namespace.as_deref(), &name)
+    let shared = shared.clone();
+    controller.watches_shared_stream(ctx.secrets.touched(), move |secret| {
+        let namespace = secret.namespace();
+        let name = secret.name_any();
+        let named = shared.find(&secret_key(namespace.as_deref().unwrap_or_default(), &name));
+        certificates_for_secret(named.iter().map(AsRef::as_ref), namespace.as_deref(), &name)
+    })
 }
 
 /// The Certificates whose `spec.secretName` names the Secret `namespace/secret_name`.
