@@ -221,6 +221,7 @@ fn run_controller(args: ControllerArgs) -> ExitCode {
     if let Some(Err(e)) = leader.as_ref().map(|l| l.validate()) {
         return usage_error(&e);
     }
+    crate::controller::allocator::tune();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {

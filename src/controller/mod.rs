@@ -2,6 +2,7 @@
 //! runs them until SIGTERM/SIGINT.
 
 pub mod acme;
+pub mod allocator;
 pub mod approver;
 pub mod backoff;
 pub mod certificates;
@@ -353,7 +354,12 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     health.set_role(Role::Leader);
     metrics.set_leader(true);
 
-    let controllers = run_controllers(ctx.clone(), shutdown.clone(), settings.controllers);
+    let controllers = async {
+        futures::join!(
+            run_controllers(ctx.clone(), shutdown.clone(), settings.controllers),
+            allocator::return_free_memory(shutdown.clone()),
+        );
+    };
     let outcome = match &elector {
         None => {
             controllers.await;
