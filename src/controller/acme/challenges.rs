@@ -3,9 +3,11 @@
 //!
 //! - At most `--max-concurrent-challenges` are `processing` at once; the others wait their
 //!   turn (looked at again every few seconds while they wait, never hot).
+//! - A new Challenge comes with its clean-up finalizer (the Order adds it), and the reconcile
+//!   that takes a processing slot presents at once: one status write to start.
 //! - The self-check (HTTP-01 GET, DNS-01 propagation) passes on the first correct answer and
-//!   is retried with a per-challenge backoff (1 s, doubling, at most 5 min) otherwise: no fixed
-//!   rounds, no fixed sleep.
+//!   is retried on its own schedule otherwise (250 ms, doubling, at most 5 s:
+//!   `ErrorBackoff::self_checks`): no fixed rounds, no fixed sleep.
 //! - Only then is the challenge accepted at the ACME server, and polled at the server's
 //!   `Retry-After` pace until it is `valid` or `invalid`.
 //! - A configuration the solver cannot work with (an unsupported DNS provider, a missing TSIG
