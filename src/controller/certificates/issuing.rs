@@ -70,13 +70,13 @@ pub async fn run(
 ) {
     // Woken by its Secret too: an edited Secret is brought back to the spec.
     let controller = watch_secret_siblings(shared.controller(), &shared);
-    let store = shared.clone();
+    let certificates = shared.clone();
     watch_secrets(controller, &ctx, &shared)
         .owns_shared_stream(ctx.requests.touched())
         .graceful_shutdown_on(shutdown)
         .run(
             crate::controller::timed(CONTROLLER, &ctx, move |certificate, ctx| {
-                reconcile(certificate, ctx, store.clone())
+                reconcile(certificate, ctx, certificates.clone())
             }),
             error_policy,
             ctx,

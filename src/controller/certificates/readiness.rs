@@ -36,12 +36,12 @@ pub async fn run(
 ) {
     let controller = certificate_controller(&ctx, &shared);
     ctx.metrics.watch_certificates(controller.store());
-    let store = shared.clone();
+    let certificates = shared.clone();
     controller
         .graceful_shutdown_on(shutdown)
         .run(
             crate::controller::timed("certificates-readiness", &ctx, move |certificate, ctx| {
-                reconcile(certificate, ctx, store.clone())
+                reconcile(certificate, ctx, certificates.clone())
             }),
             error_policy,
             ctx,

@@ -1,6 +1,7 @@
 //! Certificates that name the same Secret. `policy::conflicts` decides which one keeps it;
-//! this module finds the claimants in a controller's Certificate store and adds the watch that
-//! wakes the others when one of them changes (a holder deleted or renamed frees the Secret).
+//! this module finds the claimants in the shared Certificate cache (through its index) and
+//! adds the watch that wakes the others when one of them changes (a holder deleted or renamed
+//! frees the Secret).
 
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use crate::api::{
 use crate::policy::conflicts::{Claimant, SecretConflict, secret_conflict};
 use crate::policy::facts::SecretFacts;
 
-/// `Some` when another Certificate in `store` keeps the Secret `certificate` names.
+/// `Some` when another cached Certificate keeps the Secret `certificate` names.
 /// `secret_annotation` is the Secret's `cert-manager.io/certificate-name`, when it exists.
 pub(super) fn conflict_in_store(
     certificates: &SharedCertificates,
@@ -25,10 +26,11 @@ pub(super) fn conflict_in_store(
 ) -> Option<SecretConflict> {
     let namespace = certificate.namespace();
     let me = certificate.metadata.name.as_deref().unwrap_or_default();
-    let named = certificates.find(&secret_key(
+    let named = naming_secret(
+        certificates,
         namespace.as_deref().unwrap_or_default(),
         &certificate.spec.secret_name,
-    ));
+    );
     let mut claimants: Vec<Claimant> = named
         .iter()
         .filter(|c| {
@@ -79,7 +81,7 @@ pub(super) fn watch_secret_siblings(
     controller.watches_shared_stream(shared.touched(), move |changed| {
         // Only the candidates from the index: the same Secret name, or reporting a duplicate.
         let namespace = changed.namespace().unwrap_or_default();
-        let mut candidates = index.find(&secret_key(&namespace, &changed.spec.secret_name));
+        let mut candidates = naming_secret(&index, &namespace, &changed.spec.secret_name);
         candidates.extend(index.find(&duplicate_key(&namespace)));
         let mut found = siblings(candidates.iter().map(AsRef::as_ref), &changed);
         found.sort_by(|a, b| a.name.cmp(&b.name));
@@ -88,8 +90,17 @@ pub(super) fn watch_secret_siblings(
     })
 }
 
+/// The cached Certificates whose `secretName` is `namespace/secret`, from the index.
+pub(super) fn naming_secret(
+    certificates: &SharedCertificates,
+    namespace: &str,
+    secret: &str,
+) -> Vec<Arc<Certificate>> {
+    certificates.find(&secret_key(namespace, secret))
+}
+
 /// The index key of the Certificates naming Secret `namespace/name`.
-pub(super) fn secret_key(namespace: &str, name: &str) -> String {
+fn secret_key(namespace: &str, name: &str) -> String {
     format!("secret/{namespace}/{name}")
 }
 

@@ -25,7 +25,7 @@ use serde_json::json;
 use super::SharedCertificates;
 use super::keys::is_issuing;
 use super::siblings::{
-    annotated_certificate, conflict_in_store, secret_key, watch_secret_siblings,
+    annotated_certificate, conflict_in_store, naming_secret, watch_secret_siblings,
 };
 use super::{
     CertificateError, MANAGER_TRIGGER, backoff_key, get_request, get_secret, next_revision,
@@ -52,12 +52,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let controller = certificate_controller(&ctx, &shared);
-    let store = shared.clone();
+    let certificates = shared.clone();
     controller
         .graceful_shutdown_on(shutdown)
         .run(
             crate::controller::timed("certificates-trigger", &ctx, move |certificate, ctx| {
-                reconcile(certificate, ctx, store.clone())
+                reconcile(certificate, ctx, certificates.clone())
             }),
             error_policy,
             ctx,
@@ -86,7 +86,7 @@ pub(super) fn watch_secrets(
     controller.watches_shared_stream(ctx.secrets.touched(), move |secret| {
         let namespace = secret.namespace();
         let name = secret.name_any();
-        let named = shared.find(&secret_key(namespace.as_deref().unwrap_or_default(), &name));
+        let named = naming_secret(&shared, namespace.as_deref().unwrap_or_default(), &name);
         certificates_for_secret(named.iter().map(AsRef::as_ref), namespace.as_deref(), &name)
     })
 }
