@@ -3,7 +3,8 @@
 //! CertificateRequest are left with no field owned by certsmith (as after a swap, when
 //! cert-manager's field managers own them), then a fresh controller starts: the revision, the
 //! certificate and the request list must not change. Again with the request gone, as
-//! cert-manager before 1.13 named requests randomly.
+//! cert-manager before 1.13 named requests randomly. And an issuance cert-manager left in
+//! progress finishes with the key it had made.
 //!
 //! Needs the test bed (`hack/testenv.sh up`).
 
@@ -17,6 +18,7 @@ use kube::core::{NamespaceResourceScope, Resource};
 use serde_json::json;
 
 use certsmith::api::{Certificate, CertificateRequest, Issuer};
+use certsmith::pki::keys::{KeySpec, ParsedKey, parse_private_key_pem, public_keys_equal};
 use support::certs::{apply_certificate, ready_at, ready_summary, secret_data, tail};
 use support::{
     ControllerProcess, TestBed, delete_namespace, eventually, fresh_namespace, install_crds,
@@ -165,6 +167,89 @@ async fn a_certificate_issued_by_another_controller_is_not_issued_again() {
     ctl.restart();
     assert_steady(&certs, &secrets, &requests, 1, &pem, &[], &ctl).await;
     assert_reconciled(&ctl).await;
+
+    drop(ctl);
+    delete_namespace(&client, &ns).await;
+}
+
+/// cert-manager stopped mid-issuance: the Certificate is Issuing, and its next key is in a
+/// temporary Secret named in `status.nextPrivateKeySecretName` (certsmith holds next keys in
+/// memory and makes no such Secrets). certsmith issues with that key, then deletes the Secret
+/// and clears the status field.
+#[tokio::test]
+async fn an_issuance_cert_manager_left_in_progress_uses_its_next_key() {
+    let bed = TestBed::get();
+    let client = bed.client().await;
+    install_crds(&client).await;
+    let ns = fresh_namespace(&client, "migration-next-key").await;
+    support::certs::create_selfsigned_issuer(&client, &ns, "selfsigned").await;
+    let certs: Api<Certificate> = Api::namespaced(client.clone(), &ns);
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    apply_certificate(
+        &certs,
+        "mid",
+        json!({ "secretName": "mid-tls", "dnsNames": ["mid.example.com"],
+                "privateKey": { "algorithm": "ECDSA", "size": 256 },
+                "issuerRef": { "name": "selfsigned" } }),
+    )
+    .await;
+    let cert = certs.get("mid").await.expect("the Certificate");
+    let uid = cert.metadata.uid.clone().expect("uid");
+
+    // What cert-manager leaves: the key in a Secret the Certificate controls, named in status.
+    let spec = KeySpec::from_private_key(cert.spec.private_key.as_ref()).unwrap();
+    let key = ParsedKey::generate(&spec).expect("a key");
+    let pem = key.to_pem(spec.encoding).expect("PEM");
+    let temporary = json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {
+            "name": "mid-x7k2p",
+            "labels": { "cert-manager.io/next-private-key": "true" },
+            "ownerReferences": [{ "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+                                  "name": "mid", "uid": uid, "controller": true,
+                                  "blockOwnerDeletion": true }]
+        },
+        "type": "Opaque",
+        "stringData": { "tls.key": pem.as_str() }
+    });
+    secrets
+        .create(
+            &Default::default(),
+            &serde_json::from_value(temporary).unwrap(),
+        )
+        .await
+        .expect("the temporary key Secret");
+    let status = json!({ "status": {
+        "conditions": [{ "type": "Issuing", "status": "True", "reason": "DoesNotExist",
+                         "message": "Issuing certificate as Secret does not exist",
+                         "lastTransitionTime": "2026-01-01T00:00:00Z", "observedGeneration": 1 }],
+        "nextPrivateKeySecretName": "mid-x7k2p"
+    }});
+    certs
+        .patch_status("mid", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect("cert-manager's status");
+
+    let ctl = ControllerProcess::start(&bed, &format!("migration-{ns}"), &["--namespace", &ns]);
+    let cert = eventually(
+        Duration::from_secs(60),
+        "the Certificate Ready at revision 1, its temporary key Secret gone",
+        || async {
+            let cert = certs.get("mid").await.ok()?;
+            let gone = secrets.get_opt("mid-x7k2p").await.ok()?.is_none();
+            let cleared = cert.status.as_ref()?.next_private_key_secret_name.is_none();
+            (ready_at(&cert, 1) && gone && cleared).then_some(cert)
+        },
+    )
+    .await;
+    let secret = secrets.get("mid-tls").await.expect("the Secret");
+    let issued = parse_private_key_pem(secret_data(&secret, "tls.key")).expect("tls.key");
+    assert!(
+        public_keys_equal(&issued.info().public_key_der, &key.info().public_key_der),
+        "the Secret holds the key cert-manager had made, not a new one:\n{}",
+        tail(&ctl.log_text(), 40)
+    );
+    assert_eq!(cert.status.and_then(|s| s.revision), Some(1), "issued once");
 
     drop(ctl);
     delete_namespace(&client, &ns).await;

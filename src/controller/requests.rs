@@ -22,15 +22,16 @@ use serde_json::json;
 use super::Context;
 use crate::api::Order;
 use crate::api::{
-    ANN_PRIVATE_KEY_SECRET_NAME, CA_CERT_KEY, CLUSTER_ISSUER_KIND, CONDITION_APPROVED,
-    CONDITION_DENIED, CONDITION_READY, CertificateRequest, ClusterIssuer, Condition,
-    ConditionChange, ConditionStatus, GROUP, ISSUER_KIND, Issuer, IssuerSpec, REASON_DENIED,
-    REASON_FAILED, REASON_ISSUED, TLS_CERT_KEY, TLS_PRIVATE_KEY_KEY, condition_change,
-    find_condition,
+    ANN_CERTIFICATE_REVISION, ANN_PRIVATE_KEY_SECRET_NAME, CA_CERT_KEY, CLUSTER_ISSUER_KIND,
+    CONDITION_APPROVED, CONDITION_DENIED, CONDITION_READY, CertificateRequest, ClusterIssuer,
+    Condition, ConditionChange, ConditionStatus, GROUP, ISSUER_KIND, Issuer, IssuerSpec,
+    REASON_DENIED, REASON_FAILED, REASON_ISSUED, TLS_CERT_KEY, TLS_PRIVATE_KEY_KEY,
+    condition_change, find_condition,
 };
 use crate::controller::acme::requests::{AcmeRequestOutcome, sign_with_acme};
 use crate::issuer::signer::{KeyMaterial, SignOutcome, Waiting, sign_request};
-use crate::pki::keys::parse_private_key_pem;
+use crate::pki::csr::parse_csr;
+use crate::pki::keys::{ParsedKey, parse_private_key_pem, public_keys_equal};
 
 const FIELD_MANAGER: &str = "certsmith-certificaterequests";
 /// How soon to look again at a request waiting for a Secret (Secrets are not watched here).
@@ -269,11 +270,31 @@ async fn sign_with(
     ctx: &Context,
     now: Timestamp,
 ) -> Result<Decision, RequestError> {
+    // SelfSigned, for a request a Certificate made: its key is held in memory.
+    if issuer.ca.is_none()
+        && let Some(key) = held_request_key(ctx, request)
+    {
+        return Ok(decision(sign_request(
+            &request.spec,
+            issuer,
+            &KeyMaterial::SelfSigned { key: &key },
+            now,
+        )));
+    }
     // The Secret holding the signing key: the request's own key (SelfSigned) or the CA's.
     let (secret_ns, secret_name) = if let Some(ca) = &issuer.ca {
         (resource_ns.to_owned(), ca.secret_name.clone())
     } else {
         let Some(name) = request.annotations().get(ANN_PRIVATE_KEY_SECRET_NAME) else {
+            if certificate_owner(request).is_some() {
+                // Made before a restart: the key is gone, and the Certificate's request
+                // manager replaces the request. Failing it would fail the issuance.
+                return Ok(waiting(
+                    "This process does not hold the private key of this request (made before \
+                     a restart); the Certificate's request manager replaces it"
+                        .into(),
+                ));
+            }
             return Ok(Decision::Failed {
                 reason: REASON_FAILED,
                 message: format!(
@@ -332,13 +353,47 @@ async fn sign_with(
         },
         None => KeyMaterial::SelfSigned { key: &key },
     };
-    Ok(match sign_request(&request.spec, issuer, &material, now) {
+    Ok(decision(sign_request(
+        &request.spec,
+        issuer,
+        &material,
+        now,
+    )))
+}
+
+fn decision(outcome: SignOutcome) -> Decision {
+    match outcome {
         SignOutcome::Issued(signed) => Decision::Issued {
             certificate: signed.certificate_pem,
             ca: signed.ca_pem,
         },
         SignOutcome::Failed { reason, message } => Decision::Failed { reason, message },
-    })
+    }
+}
+
+/// The UID of the Certificate that controls `request`, if one does.
+fn certificate_owner(request: &CertificateRequest) -> Option<&str> {
+    request
+        .metadata
+        .owner_references
+        .as_deref()?
+        .iter()
+        .find(|o| o.controller == Some(true) && o.kind == "Certificate")
+        .map(|o| o.uid.as_str())
+}
+
+/// The private key of a request a Certificate made, when this process holds it
+/// (`certificates::next_keys`, by Certificate UID and revision) and it is the CSR's key.
+fn held_request_key(ctx: &Context, request: &CertificateRequest) -> Option<Arc<ParsedKey>> {
+    let uid = certificate_owner(request)?;
+    let revision = request
+        .annotations()
+        .get(ANN_CERTIFICATE_REVISION)?
+        .parse()
+        .ok()?;
+    let key = ctx.next_keys.get(uid, revision)?;
+    let csr = parse_csr(&request.spec.request.0).ok()?;
+    public_keys_equal(&csr.public_key_der, &key.info().public_key_der).then_some(key)
 }
 
 fn waiting(message: String) -> Decision {

@@ -402,8 +402,8 @@ fn issuer_string(r: &IssuerReference) -> String {
 }
 
 /// Check 6: cert-manager's `PrivateKeyMatchesSpec`, with its defaults (RSA 2048, ECDSA 256).
-/// Applies whatever the rotation policy; with `rotationPolicy: Never` the key manager then
-/// reports that it cannot make a new key.
+/// Applies whatever the rotation policy; with `rotationPolicy: Never` the current key then
+/// cannot be kept, and the request manager makes a new one.
 fn private_key_mismatch(key: &KeyInfo, spec: &CertificateSpec) -> Option<TriggerVerdict> {
     let pk = spec.private_key.clone().unwrap_or_default();
     let want_algorithm = pk.algorithm.unwrap_or_default();

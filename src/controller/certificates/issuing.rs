@@ -24,8 +24,8 @@ use kube::runtime::events::EventType;
 use serde_json::{Value, json};
 
 use super::SharedCertificates;
-use super::keys::{controlled_by, is_issuing, publish};
-use super::requests::{RequestVerdict, is_stale, next_key, request_verdict};
+use super::keys::{controlled_by, existing_next_key, is_issuing, publish};
+use super::requests::{RequestVerdict, is_stale, request_verdict};
 use super::secret_sync::{secret_drift, wanted_secret};
 use super::siblings::{conflict_in_store, watch_secret_siblings};
 use super::trigger::{gather, watch_secrets};
@@ -49,8 +49,8 @@ use crate::api::{
 use crate::controller::Context;
 use crate::pki::CertificateInfo;
 use crate::pki::inspect::parse_certificates_pem;
-use crate::pki::keys::parse_private_key_pem;
 use crate::pki::keys::public_keys_equal;
+use crate::pki::keys::{KeySpec, parse_private_key_pem};
 use crate::pki::keystore::{self, KeystoreError};
 use crate::policy::trigger::issuance_needed;
 use zeroize::Zeroizing;
@@ -501,8 +501,13 @@ async fn reconcile_inner(
     if outcome == RequestOutcome::Pending {
         return Ok(Action::await_change());
     }
-    let key = next_key(ctx, certificate).await?;
-    let key_public = key.as_ref().map(|(_, k)| k.info().public_key_der.clone());
+    // The next key as held (or left in a temporary Secret, or the current key with
+    // rotationPolicy Never); none after a restart, and the request manager replaces the request.
+    let key = match KeySpec::from_private_key(certificate.spec.private_key.as_ref()) {
+        Ok(spec) => existing_next_key(ctx, certificate, &spec).await?,
+        Err(_) => None,
+    };
+    let key_public = key.as_ref().map(|k| k.info().public_key_der.clone());
     if let RequestVerdict::Replace(why) =
         request_verdict(certificate, &request, key_public.as_deref())
     {
@@ -525,8 +530,8 @@ async fn reconcile_inner(
             certificate: cert_pem,
             ca,
         } => {
-            let Some((_, key)) = key else {
-                return Ok(Action::await_change()); // the key manager restores it
+            let Some(key) = key else {
+                return Ok(Action::await_change()); // the request manager replaces the request
             };
             let leaf = match parse_certificates_pem(&cert_pem) {
                 Ok(chain) => chain.into_iter().next(),

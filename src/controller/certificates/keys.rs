@@ -1,21 +1,21 @@
-//! Key manager: while a Certificate is `Issuing`, keeps the next private key in one temporary
-//! Secret (generateName `<certificate>-`, label `cert-manager.io/next-private-key: "true"`,
-//! controlled by the Certificate, key `tls.key`) and records its name in
-//! `status.nextPrivateKeySecretName`. When the Certificate is not Issuing, deletes those
-//! Secrets and drops the status field.
+//! Next private keys. An issuance's next key is held in memory (`next_keys`): the request
+//! manager makes it with the request (`next_key_or_new`), the issuing controller writes it
+//! into the Secret (`existing_next_key`). No temporary Secret and no
+//! `status.nextPrivateKeySecretName` are written: that saved four API writes per issuance.
 //!
-//! Temporary Secrets are watched and cached as metadata only, selected by label: no other
-//! Secret is watched, and no key material passes through the watch. Which temporary Secrets a
-//! Certificate has is read from that cache (a LIST per reconcile read every Secret of the
-//! namespace on the server). Key bytes never reach a log, an Event or an error.
+//! The key manager controller drops the keys of revisions already reached, and deletes the
+//! temporary key Secrets (label `cert-manager.io/next-private-key: "true"`, controlled by the
+//! Certificate) that an earlier certsmith or cert-manager left, keeping the one named in
+//! status while an issuance is in progress (its key is taken, so the request made from it
+//! still serves). Those Secrets are watched as metadata only, selected by label.
+//! Key bytes never reach a log, an Event or an error.
 
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Api, DeleteParams, PostParams, Preconditions};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
@@ -25,15 +25,13 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::SharedCertificates;
-use super::{CertificateError, MANAGER_KEYS, apply_status, backoff_key, get_secret};
+use super::{CertificateError, MANAGER_KEYS, backoff_key, get_secret, next_revision};
 use crate::api::{
     CONDITION_ISSUING, Certificate, ConditionStatus, LABEL_NEXT_PRIVATE_KEY,
     PrivateKeyRotationPolicy, TLS_PRIVATE_KEY_KEY, find_condition,
 };
 use crate::controller::Context;
-use crate::pki::keys::{
-    KeySpec, ParsedKey, key_matches_spec, parse_private_key_pem, public_keys_equal,
-};
+use crate::pki::keys::{KeySpec, ParsedKey, key_matches_spec, parse_private_key_pem};
 
 const CONTROLLER: &str = "certificates-keymanager";
 
@@ -118,46 +116,15 @@ pub(super) async fn publish(
     }
 }
 
-/// The temporary Secret to keep, among those the Certificate controls (oldest first): the
-/// one named in status if it is among them, else the oldest.
-pub(super) fn choose_candidate<'a>(owned: &'a [String], recorded: Option<&str>) -> Option<&'a str> {
-    owned
-        .iter()
-        .find(|n| Some(n.as_str()) == recorded)
-        .or_else(|| owned.first())
-        .map(String::as_str)
-}
-
-/// Whether a temporary Secret's `tls.key` can be the next key: it reads, it is what the spec
-/// asks for, and (rotationPolicy Never with a usable current key) it is that same key.
-/// `Err` says why not, without key material.
-pub(super) fn check_next_key(
-    pem: Option<&[u8]>,
-    spec: &KeySpec,
-    required_public_key: Option<&[u8]>,
-) -> Result<(), String> {
+/// Whether a temporary Secret's `tls.key` can be the next key: it reads and it is what the
+/// spec asks for. `Err` says why not, without key material.
+pub(super) fn check_next_key(pem: Option<&[u8]>, spec: &KeySpec) -> Result<ParsedKey, String> {
     let pem = pem.filter(|p| !p.is_empty()).ok_or("it holds no tls.key")?;
     let key = parse_private_key_pem(pem).map_err(|e| e.to_string())?;
-    check_parsed_key(&key, spec, required_public_key)
-}
-
-/// `check_next_key` for a key already read.
-pub(super) fn check_parsed_key(
-    key: &ParsedKey,
-    spec: &KeySpec,
-    required_public_key: Option<&[u8]>,
-) -> Result<(), String> {
     if !key_matches_spec(key.info(), spec) {
         return Err("its key does not match spec.privateKey".into());
     }
-    if let Some(required) = required_public_key
-        && !public_keys_equal(&key.info().public_key_der, required)
-    {
-        return Err(
-            "rotationPolicy is Never and its key is not the key of the current Secret".into(),
-        );
-    }
-    Ok(())
+    Ok(key)
 }
 
 /// With rotationPolicy Never, the current Secret's key when it is valid and matches the spec
@@ -174,55 +141,107 @@ pub(super) fn reusable_current_key(
     key_matches_spec(key.info(), spec).then_some(key)
 }
 
-/// What to do with the temporary Secrets of a Certificate.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct KeyPlan {
-    /// Temporary Secrets to delete.
-    pub delete: Vec<String>,
-    /// The one to keep as the next key, if any.
-    pub keep: Option<String>,
-    /// Create a new one (no usable one is kept).
-    pub create: bool,
+/// The temporary key Secrets to delete: all of them when the Certificate is not Issuing, else
+/// all but the one `status.nextPrivateKeySecretName` names (its key may serve the issuance in
+/// progress, see `existing_next_key`).
+pub(super) fn temporary_to_delete(
+    issuing: bool,
+    owned: &[String],
+    recorded: Option<&str>,
+) -> Vec<String> {
+    owned
+        .iter()
+        .filter(|n| !issuing || Some(n.as_str()) != recorded)
+        .cloned()
+        .collect()
 }
 
-/// Decides from the Certificate's temporary Secrets (`owned`) and, when one was checked,
-/// the candidate's name and whether its key is usable.
-pub(super) fn plan(issuing: bool, owned: &[String], candidate: Option<(&str, bool)>) -> KeyPlan {
-    if !issuing {
-        return KeyPlan {
-            delete: owned.to_vec(),
-            keep: None,
-            create: false,
-        };
+/// The next key of the issuance `certificate` is in, when there is one to take: held in
+/// memory (`next_keys`); else the key of a temporary Secret named in
+/// `status.nextPrivateKeySecretName` (left by an earlier certsmith or by cert-manager); else,
+/// with rotationPolicy Never, the current Secret's key. It must match `spec.privateKey`. What
+/// is taken from a Secret is held from then on.
+pub(super) async fn existing_next_key(
+    ctx: &Context,
+    certificate: &Certificate,
+    spec: &KeySpec,
+) -> Result<Option<Arc<ParsedKey>>, CertificateError> {
+    let namespace = certificate.namespace().unwrap_or_default();
+    let uid = certificate.metadata.uid.as_deref().unwrap_or_default();
+    let revision = next_revision(certificate);
+    if let Some(key) = ctx.next_keys.get(uid, revision)
+        && key_matches_spec(key.info(), spec)
+    {
+        return Ok(Some(key));
     }
-    let keep = candidate
-        .filter(|(_, usable)| *usable)
-        .map(|(n, _)| n.to_owned());
-    KeyPlan {
-        delete: owned
-            .iter()
-            .filter(|n| Some(n.as_str()) != keep.as_deref())
-            .cloned()
-            .collect(),
-        create: keep.is_none(),
-        keep,
+    let recorded = certificate
+        .status
+        .as_ref()
+        .and_then(|s| s.next_private_key_secret_name.as_deref());
+    if let Some(name) = recorded {
+        let secret = get_secret(ctx, &namespace, name).await?;
+        if let Some(secret) = secret.filter(|s| controlled_by(&s.metadata, certificate)) {
+            let pem = secret
+                .data
+                .as_ref()
+                .and_then(|d| d.get(TLS_PRIVATE_KEY_KEY))
+                .map(|b| b.0.as_slice());
+            match check_next_key(pem, spec) {
+                Ok(key) => {
+                    let key = Arc::new(key);
+                    ctx.next_keys.insert(uid, revision, key.clone());
+                    return Ok(Some(key));
+                }
+                Err(why) => {
+                    tracing::debug!(namespace, secret = name, why, "temporary key not usable");
+                }
+            }
+        }
     }
+    let policy = certificate
+        .spec
+        .private_key
+        .as_ref()
+        .and_then(|p| p.rotation_policy)
+        .unwrap_or_default();
+    if policy == PrivateKeyRotationPolicy::Never {
+        let current = get_secret(ctx, &namespace, &certificate.spec.secret_name).await?;
+        let pem = current
+            .as_ref()
+            .and_then(|s| s.data.as_ref())
+            .and_then(|d| d.get(TLS_PRIVATE_KEY_KEY))
+            .map(|b| b.0.as_slice());
+        if let Some(key) = reusable_current_key(policy, pem, spec) {
+            let key = Arc::new(key);
+            ctx.next_keys.insert(uid, revision, key.clone());
+            return Ok(Some(key));
+        }
+    }
+    Ok(None)
 }
 
-/// The temporary Secret holding `key_pem` as the next key of `certificate`.
-pub(super) fn temp_secret(certificate: &Certificate, key_pem: &[u8]) -> Secret {
-    Secret {
-        metadata: ObjectMeta {
-            generate_name: Some(format!("{}-", certificate.name_any())),
-            namespace: certificate.namespace(),
-            labels: Some([(LABEL_NEXT_PRIVATE_KEY.to_owned(), "true".to_owned())].into()),
-            owner_references: certificate.controller_owner_ref(&()).map(|o| vec![o]),
-            ..Default::default()
-        },
-        data: Some([(TLS_PRIVATE_KEY_KEY.to_owned(), ByteString(key_pem.to_vec()))].into()),
-        type_: Some("Opaque".into()),
-        ..Default::default()
+/// `existing_next_key`, or else a new key, held from then on.
+pub(super) async fn next_key_or_new(
+    ctx: &Context,
+    certificate: &Certificate,
+    spec: &KeySpec,
+) -> Result<Arc<ParsedKey>, CertificateError> {
+    if let Some(key) = existing_next_key(ctx, certificate, spec).await? {
+        return Ok(key);
     }
+    let key = Arc::new(generate(*spec).await?);
+    let uid = certificate.metadata.uid.as_deref().unwrap_or_default();
+    ctx.next_keys
+        .insert(uid, next_revision(certificate), key.clone());
+    // A log line, not an Event: the key is an internal step of the issuance whose Issuing and
+    // Issued Events bracket it, and every Event is an API write.
+    tracing::info!(
+        namespace = certificate.namespace(),
+        certificate = certificate.name_any(),
+        revision = next_revision(certificate),
+        "made the next private key (held in memory)"
+    );
+    Ok(key)
 }
 
 /// The cache of temporary key Secrets' metadata.
@@ -243,185 +262,72 @@ async fn reconcile_inner(
     ctx: &Context,
     temporary: &TemporarySecrets,
 ) -> Result<Action, CertificateError> {
+    // The keys of revisions already reached are in the Secret, or were never used.
+    let revision = certificate
+        .status
+        .as_ref()
+        .and_then(|s| s.revision)
+        .unwrap_or(0);
+    if let Some(uid) = certificate.metadata.uid.as_deref() {
+        ctx.next_keys.forget_up_to(uid, revision);
+    }
+
+    // Temporary key Secrets, from the metadata cache: certsmith no longer makes them, but an
+    // earlier version or cert-manager may have left some.
     let namespace = certificate.namespace().unwrap_or_default();
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let recorded = certificate
         .status
         .as_ref()
         .and_then(|s| s.next_private_key_secret_name.clone());
-
-    // Gather: the temporary Secrets this Certificate controls, from the metadata cache. The
-    // one named in status may be too new for the cache (this process just made it): a GET
-    // finds it then, so a second one is not made.
-    let mut metas: Vec<Arc<PartialObjectMeta<Secret>>> = temporary
+    let mut owned: Vec<(String, Option<String>)> = temporary
         .state()
         .into_iter()
-        .filter(|s| s.metadata.namespace.as_deref() == Some(namespace.as_str()))
-        .collect();
-    if let Some(name) = recorded.as_deref()
-        && !metas
-            .iter()
-            .any(|s| s.metadata.name.as_deref() == Some(name))
-        && let Some(secret) = get_secret(ctx, &namespace, name).await?
-    {
-        metas.push(Arc::new(PartialObjectMeta {
-            metadata: secret.metadata,
-            ..Default::default()
-        }));
-    }
-    let mut owned: Vec<(Option<jiff::Timestamp>, String, Option<String>)> = metas
-        .iter()
         .filter(|s| {
-            s.metadata.deletion_timestamp.is_none() && controlled_by(&s.metadata, certificate)
+            s.metadata.namespace.as_deref() == Some(namespace.as_str())
+                && s.metadata.deletion_timestamp.is_none()
+                && controlled_by(&s.metadata, certificate)
         })
-        .map(|s| {
-            (
-                s.metadata.creation_timestamp.as_ref().map(|t| t.0),
-                s.name_any(),
-                s.metadata.uid.clone(),
-            )
-        })
+        .map(|s| (s.name_any(), s.metadata.uid.clone()))
         .collect();
     owned.sort();
-    let names: Vec<String> = owned.iter().map(|(_, n, _)| n.clone()).collect();
-    let uid_of = |name: &str| {
-        owned
+    let names: Vec<String> = owned.iter().map(|(n, _)| n.clone()).collect();
+    let issuing = is_issuing(certificate);
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    for name in temporary_to_delete(issuing, &names, recorded.as_deref()) {
+        let uid = owned
             .iter()
-            .find(|(_, n, _)| n == name)
-            .and_then(|(_, _, u)| u.clone())
-    };
-
-    if !is_issuing(certificate) {
-        let plan = plan(false, &names, None);
-        for name in &plan.delete {
-            delete_secret(ctx, &secrets, &namespace, name, uid_of(name)).await?;
-        }
-        // Named in status but already gone from the cache: its key is no longer wanted.
-        if let Some(name) = recorded.as_deref() {
-            ctx.next_keys.remove(&namespace, name);
-        }
-        if recorded.is_some() {
-            apply_status(ctx, certificate, MANAGER_KEYS, json!({})).await?;
-        }
-        return Ok(Action::await_change());
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, u)| u.clone());
+        delete_secret(&secrets, &namespace, &name, uid).await?;
     }
-
-    let key_spec = match KeySpec::from_private_key(certificate.spec.private_key.as_ref()) {
-        Ok(spec) => spec,
-        Err(err) => {
-            publish(
-                ctx,
-                certificate,
-                EventType::Warning,
-                "InvalidPrivateKey",
-                err.to_string(),
-                "GenerateKey",
-            )
-            .await;
-            return Ok(Action::await_change());
-        }
-    };
-    let policy = certificate
-        .spec
-        .private_key
-        .as_ref()
-        .and_then(|p| p.rotation_policy)
-        .unwrap_or_default();
-    // rotationPolicy Never: the next key is the current Secret's key, when it is usable.
-    let current_key = if policy == PrivateKeyRotationPolicy::Never {
-        let current = get_secret(ctx, &namespace, &certificate.spec.secret_name).await?;
-        let pem = current
-            .as_ref()
-            .and_then(|s| s.data.as_ref())
-            .and_then(|d| d.get(TLS_PRIVATE_KEY_KEY))
-            .map(|b| b.0.as_slice());
-        reusable_current_key(policy, pem, &key_spec)
-    } else {
-        None
-    };
-    let required_public_key = current_key
-        .as_ref()
-        .map(|k| k.info().public_key_der.clone());
-
-    let candidate = match choose_candidate(&names, recorded.as_deref()) {
-        Some(name) => {
-            let verdict = match ctx.next_keys.get(&namespace, name) {
-                Some(key) => check_parsed_key(&key, &key_spec, required_public_key.as_deref()),
-                None => {
-                    let secret = get_secret(ctx, &namespace, name).await?;
-                    let pem = secret
-                        .as_ref()
-                        .and_then(|s| s.data.as_ref())
-                        .and_then(|d| d.get(TLS_PRIVATE_KEY_KEY))
-                        .map(|b| b.0.as_slice());
-                    check_next_key(pem, &key_spec, required_public_key.as_deref())
-                }
-            };
-            if let Err(why) = &verdict {
-                ctx.next_keys.remove(&namespace, name);
-                tracing::info!(
-                    namespace,
-                    secret = name,
-                    why,
-                    "replacing the temporary private key Secret"
-                );
-            }
-            Some((name, verdict.is_ok()))
-        }
-        None => None,
-    };
-    let plan = plan(true, &names, candidate);
-    for name in &plan.delete {
-        delete_secret(ctx, &secrets, &namespace, name, uid_of(name)).await?;
-    }
-    let next_name = match plan.keep {
-        Some(name) => name,
-        None => {
-            let (key, reused) = match current_key {
-                Some(key) => (key, true),
-                None => (generate(key_spec).await?, false),
-            };
-            let pem = key
-                .to_pem(key_spec.encoding)
-                .map_err(|e| CertificateError::Key(e.to_string()))?;
-            let created = secrets
-                .create(
-                    &PostParams {
-                        dry_run: false,
-                        field_manager: Some(MANAGER_KEYS.into()),
-                    },
-                    &temp_secret(certificate, pem.as_bytes()),
-                )
-                .await
-                .map_err(|source| CertificateError::Write {
-                    what: format!("a temporary private key Secret in {namespace}"),
-                    source,
-                })?;
-            let name = created.name_any();
-            ctx.writes.record_name::<Secret>(&namespace, &name);
-            ctx.next_keys.insert(&namespace, &name, Arc::new(key));
-            // A log line, not an Event: the key is an internal step of the issuance whose
-            // Issuing and Issued Events bracket it, and every Event is an API write.
-            tracing::info!(
-                namespace,
-                certificate = certificate.name_any(),
-                secret = name,
-                reused,
-                "next private key stored in a temporary Secret"
-            );
-            name
-        }
-    };
-    if recorded.as_deref() != Some(next_name.as_str()) {
-        apply_status(
-            ctx,
-            certificate,
-            MANAGER_KEYS,
-            json!({ "nextPrivateKeySecretName": next_name }),
-        )
-        .await?;
+    if !issuing && recorded.is_some() {
+        clear_recorded_secret(ctx, certificate).await?;
     }
     Ok(Action::await_change())
+}
+
+/// Removes `status.nextPrivateKeySecretName`. A merge patch, not an apply: the field is
+/// cert-manager's (or an earlier certsmith's key manager's), and an apply that leaves it out
+/// removes it only from fields this manager owns.
+async fn clear_recorded_secret(
+    ctx: &Context,
+    certificate: &Certificate,
+) -> Result<(), CertificateError> {
+    let namespace = certificate.namespace().unwrap_or_default();
+    let name = certificate.name_any();
+    let patch = json!({ "status": { "nextPrivateKeySecretName": null } });
+    let params = PatchParams {
+        field_manager: Some(MANAGER_KEYS.into()),
+        ..Default::default()
+    };
+    Api::<Certificate>::namespaced(ctx.client.clone(), &namespace)
+        .patch_status(&name, &params, &Patch::Merge(&patch))
+        .await
+        .map(|written| ctx.writes.record(&written))
+        .map_err(|source| CertificateError::Write {
+            what: format!("the status of Certificate {namespace}/{name}"),
+            source,
+        })
 }
 
 /// Generates a key off the async runtime (RSA 4096/8192 take seconds).
@@ -432,9 +338,8 @@ async fn generate(spec: KeySpec) -> Result<ParsedKey, CertificateError> {
         .map_err(|e| CertificateError::Key(e.to_string()))
 }
 
-/// Deletes a temporary Secret and forgets the key it held.
+/// Deletes a temporary key Secret.
 async fn delete_secret(
-    ctx: &Context,
     secrets: &Api<Secret>,
     namespace: &str,
     name: &str,
@@ -447,7 +352,6 @@ async fn delete_secret(
         }),
         ..Default::default()
     };
-    ctx.next_keys.remove(namespace, name);
     match secrets.delete(name, &params).await {
         Ok(_) => {
             tracing::info!(
@@ -524,85 +428,41 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn candidate_prefers_the_recorded_one() {
+    fn temporary_secrets_to_delete() {
         let owned = names(&["a", "b"]);
-        assert_eq!(choose_candidate(&owned, Some("b")), Some("b"));
-        assert_eq!(choose_candidate(&owned, Some("gone")), Some("a"));
-        assert_eq!(choose_candidate(&owned, None), Some("a"));
-        assert_eq!(choose_candidate(&[], Some("b")), None);
-    }
-
-    #[test]
-    fn plan_cleans_up_when_not_issuing() {
-        let owned = names(&["a", "b"]);
-        assert_eq!(
-            plan(false, &owned, Some(("a", true))),
-            KeyPlan {
-                delete: owned.clone(),
-                keep: None,
-                create: false
-            }
-        );
-    }
-
-    #[test]
-    fn plan_keeps_one_usable_key_and_deletes_the_rest() {
-        let owned = names(&["a", "b"]);
-        assert_eq!(
-            plan(true, &owned, Some(("b", true))),
-            KeyPlan {
-                delete: names(&["a"]),
-                keep: Some("b".into()),
-                create: false
-            }
-        );
-        assert_eq!(
-            plan(true, &owned, Some(("a", false))),
-            KeyPlan {
-                delete: owned.clone(),
-                keep: None,
-                create: true
-            }
-        );
-        assert_eq!(
-            plan(true, &[], None),
-            KeyPlan {
-                delete: vec![],
-                keep: None,
-                create: true
-            }
-        );
+        let cases: &[(bool, Option<&str>, &[&str])] = &[
+            // Not issuing: every one goes, the recorded one too.
+            (false, Some("a"), &["a", "b"]),
+            (false, None, &["a", "b"]),
+            // Issuing: the recorded one may hold the key in use.
+            (true, Some("b"), &["a"]),
+            (true, Some("gone"), &["a", "b"]),
+            (true, None, &["a", "b"]),
+        ];
+        for (issuing, recorded, want) in cases {
+            assert_eq!(
+                temporary_to_delete(*issuing, &owned, *recorded),
+                names(want),
+                "issuing {issuing}, recorded {recorded:?}"
+            );
+        }
+        assert!(temporary_to_delete(false, &[], None).is_empty());
     }
 
     #[test]
     fn next_key_must_match_the_spec() {
         let ec = key(PrivateKeyAlgorithm::Ecdsa, 256);
         let pem = ec.to_pem(PrivateKeyEncoding::Pkcs1).unwrap();
-        assert_eq!(check_next_key(Some(pem.as_bytes()), &ec256(), None), Ok(()));
+        let read = check_next_key(Some(pem.as_bytes()), &ec256()).expect("usable");
+        assert_eq!(read.info().public_key_der, ec.info().public_key_der);
         let rsa = KeySpec::default();
-        assert!(check_next_key(Some(pem.as_bytes()), &rsa, None).is_err());
-        assert!(check_next_key(None, &ec256(), None).is_err());
-        assert!(check_next_key(Some(b""), &ec256(), None).is_err());
-        let err = check_next_key(Some(b"garbage"), &ec256(), None).unwrap_err();
+        assert!(check_next_key(Some(pem.as_bytes()), &rsa).is_err());
+        assert!(check_next_key(None, &ec256()).is_err());
+        assert!(check_next_key(Some(b""), &ec256()).is_err());
+        let Err(err) = check_next_key(Some(b"garbage"), &ec256()) else {
+            panic!("garbage is refused");
+        };
         assert!(!err.contains("PRIVATE KEY-----"), "{err}");
-        // rotationPolicy Never: it must be the current key.
-        let other = key(PrivateKeyAlgorithm::Ecdsa, 256);
-        assert!(
-            check_next_key(
-                Some(pem.as_bytes()),
-                &ec256(),
-                Some(&other.info().public_key_der)
-            )
-            .is_err()
-        );
-        assert_eq!(
-            check_next_key(
-                Some(pem.as_bytes()),
-                &ec256(),
-                Some(&ec.info().public_key_der)
-            ),
-            Ok(())
-        );
     }
 
     #[test]
@@ -637,32 +497,5 @@ pub(super) mod tests {
                 .is_none()
         );
         assert!(reusable_current_key(PrivateKeyRotationPolicy::Never, None, &ec256()).is_none());
-    }
-
-    #[test]
-    fn temp_secret_shape() {
-        let cert = certificate(Some(ConditionStatus::True));
-        let s = temp_secret(&cert, b"PEM");
-        assert_eq!(s.metadata.generate_name.as_deref(), Some("app-"));
-        assert_eq!(s.metadata.name, None);
-        assert_eq!(s.metadata.namespace.as_deref(), Some("ns"));
-        assert_eq!(
-            s.metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(LABEL_NEXT_PRIVATE_KEY))
-                .map(String::as_str),
-            Some("true")
-        );
-        let owner = &s.metadata.owner_references.as_ref().unwrap()[0];
-        assert_eq!(
-            (owner.kind.as_str(), owner.uid.as_str(), owner.controller),
-            ("Certificate", "uid-1", Some(true))
-        );
-        assert!(controlled_by(&s.metadata, &cert));
-        assert_eq!(s.data.as_ref().unwrap()[TLS_PRIVATE_KEY_KEY].0, b"PEM");
-        let mut other = cert.clone();
-        other.metadata.uid = Some("uid-2".into());
-        assert!(!controlled_by(&s.metadata, &other));
     }
 }

@@ -1,8 +1,12 @@
-//! The next private keys of issuances in progress, parsed, by temporary Secret. The key
-//! manager, the request manager and the issuing controller each need the next key on nearly
-//! every wake-up of an issuance; reading it here instead of GETting its temporary Secret each
-//! time saves about a dozen API reads per issuance. The Secret stays the record (a restart
-//! reads it again); this is only a copy, dropped when the key manager deletes the Secret.
+//! The next private keys of issuances in progress, in memory only, by Certificate UID and the
+//! revision they will become. The request manager makes a key when it makes the request;
+//! the issuing controller writes it into the Secret with the signed certificate; the SelfSigned
+//! signer signs with it. Keeping it here instead of in a temporary Secret saves four API writes
+//! per issuance (create and delete the Secret, set and clear `nextPrivateKeySecretName`).
+//!
+//! A restart loses the keys: the request of an issuance in progress then carries a key
+//! nobody holds, and the request manager replaces it (one more signature, or one more ACME
+//! order). With rotationPolicy Never the key is the current Secret's, so nothing is lost.
 //!
 //! Keys stay in `ParsedKey`'s zeroing buffer and never reach a log.
 
@@ -12,41 +16,46 @@ use std::time::{Duration, Instant};
 
 use crate::pki::keys::ParsedKey;
 
-/// Entries older than this are dropped on the next insert: a Certificate deleted mid-issuance
-/// leaves its entry behind (the garbage collector deletes its Secret, not the key manager).
-const FORGET_AFTER: Duration = Duration::from_secs(3600);
+/// Entries older than this are dropped on the next insert. A Certificate deleted mid-issuance
+/// leaves its entry behind (nothing reconciles a deleted Certificate), and an issuance that has
+/// waited this long makes a new key (and request) at no real loss.
+const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
 
-/// Namespace and name of a temporary key Secret.
-type SecretKey = (String, String);
+/// Certificate UID and the revision the issuance will reach.
+type IssuanceKey = (String, i32);
 
 #[derive(Default)]
 pub struct NextKeys {
-    keys: Mutex<HashMap<SecretKey, (Arc<ParsedKey>, Instant)>>,
+    keys: Mutex<HashMap<IssuanceKey, (Arc<ParsedKey>, Instant)>>,
 }
 
 impl NextKeys {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SecretKey, (Arc<ParsedKey>, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IssuanceKey, (Arc<ParsedKey>, Instant)>> {
         self.keys.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The key held in the Secret `namespace/name`, if it was remembered.
-    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<ParsedKey>> {
+    /// The next key of Certificate `uid`'s issuance of `revision`, if this process holds one.
+    pub fn get(&self, uid: &str, revision: i32) -> Option<Arc<ParsedKey>> {
         self.lock()
-            .get(&(namespace.to_owned(), name.to_owned()))
+            .get(&(uid.to_owned(), revision))
             .map(|(k, _)| k.clone())
     }
 
-    /// Remembers the key the Secret `namespace/name` holds.
-    pub fn insert(&self, namespace: &str, name: &str, key: Arc<ParsedKey>) {
+    /// Holds `key` as the next key of Certificate `uid`'s issuance of `revision`, replacing
+    /// any other.
+    pub fn insert(&self, uid: &str, revision: i32, key: Arc<ParsedKey>) {
         let now = Instant::now();
         let mut keys = self.lock();
         keys.retain(|_, (_, at)| now.duration_since(*at) < FORGET_AFTER);
-        keys.insert((namespace.to_owned(), name.to_owned()), (key, now));
+        keys.insert((uid.to_owned(), revision), (key, now));
     }
 
-    /// Forgets the Secret `namespace/name` (deleted, or found not to hold a usable key).
-    pub fn remove(&self, namespace: &str, name: &str) {
-        self.lock().remove(&(namespace.to_owned(), name.to_owned()));
+    /// Drops the keys of Certificate `uid`'s issuances up to `revision`: those revisions are
+    /// reached, so their keys are in the Secret or no longer wanted. A later revision's key
+    /// is kept, so a reconcile holding an older copy of the Certificate cannot drop the key
+    /// of the issuance in progress.
+    pub fn forget_up_to(&self, uid: &str, revision: i32) {
+        self.lock().retain(|(u, r), _| u != uid || *r > revision);
     }
 
     #[cfg(test)]
@@ -65,16 +74,35 @@ mod tests {
     }
 
     #[test]
-    fn remembers_by_namespace_and_name_until_removed() {
+    fn holds_by_certificate_and_revision() {
         let keys = NextKeys::default();
         let k = key();
-        keys.insert("a", "web-x1", k.clone());
-        let got = keys.get("a", "web-x1").expect("remembered");
+        keys.insert("uid-a", 2, k.clone());
+        let got = keys.get("uid-a", 2).expect("held");
         assert!(Arc::ptr_eq(&got, &k));
-        assert!(keys.get("b", "web-x1").is_none(), "another namespace");
-        assert!(keys.get("a", "web-x2").is_none(), "another Secret");
-        keys.remove("a", "web-x1");
-        assert!(keys.get("a", "web-x1").is_none());
-        assert_eq!(keys.len(), 0);
+        assert!(keys.get("uid-b", 2).is_none(), "another Certificate");
+        assert!(keys.get("uid-a", 3).is_none(), "another revision");
+        let replacement = key();
+        keys.insert("uid-a", 2, replacement.clone());
+        assert!(Arc::ptr_eq(&keys.get("uid-a", 2).unwrap(), &replacement));
+        assert_eq!(keys.len(), 1);
+    }
+
+    #[test]
+    fn forgets_only_reached_revisions() {
+        let keys = NextKeys::default();
+        keys.insert("uid-a", 2, key());
+        keys.insert("uid-a", 3, key());
+        keys.insert("uid-b", 2, key());
+        // A copy of the Certificate at revision 1 (older than the issuance in progress).
+        keys.forget_up_to("uid-a", 1);
+        assert_eq!(keys.len(), 3);
+        keys.forget_up_to("uid-a", 2);
+        assert!(keys.get("uid-a", 2).is_none());
+        assert!(keys.get("uid-a", 3).is_some());
+        assert!(
+            keys.get("uid-b", 2).is_some(),
+            "another Certificate's key stays"
+        );
     }
 }

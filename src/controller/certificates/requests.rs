@@ -1,8 +1,10 @@
-//! Request manager: while a Certificate is `Issuing` and its next private key is stored, makes
-//! sure the CertificateRequest `<name>-<revision + 1>` exists, carries that key and matches
-//! the spec (as `policy::trigger` compares a request with the spec). One that does not is
-//! deleted and created again. The fixed name makes creation idempotent: a concurrent second
-//! create gets AlreadyExists and the request is taken as existing.
+//! Request manager: while a Certificate is `Issuing`, takes or makes its next private key (held
+//! in memory, see `keys`) and makes sure the CertificateRequest `<name>-<revision + 1>`
+//! exists, carries that key and matches the spec (as `policy::trigger` compares a request with
+//! the spec). One that does not is deleted and created again: after a restart, the request of
+//! an issuance in progress carries a key no longer held, and is replaced. The fixed name makes
+//! creation idempotent: a concurrent second create gets AlreadyExists and the request is taken
+//! as existing.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,21 +19,18 @@ use kube::{Resource, ResourceExt};
 
 use super::SharedCertificates;
 use super::issuing::{RequestOutcome, request_outcome};
-use super::keys::{controlled_by, is_issuing, publish};
+use super::keys::{controlled_by, is_issuing, next_key_or_new, publish};
 use super::{
-    CertificateError, MANAGER_REQUESTS, backoff_key, get_request, get_secret, next_revision,
-    request_name,
+    CertificateError, MANAGER_REQUESTS, backoff_key, get_request, next_revision, request_name,
 };
 use crate::api::HTTP01_OVERRIDE_PREFIX;
 use crate::api::{
-    ANN_CERTIFICATE_NAME, ANN_CERTIFICATE_REVISION, ANN_PRIVATE_KEY_SECRET_NAME, CONDITION_ISSUING,
-    Certificate, CertificateRequest, CertificateRequestSpec, TLS_PRIVATE_KEY_KEY, find_condition,
+    ANN_CERTIFICATE_NAME, ANN_CERTIFICATE_REVISION, CONDITION_ISSUING, Certificate,
+    CertificateRequest, CertificateRequestSpec, REASON_INVALID_PRIVATE_KEY, find_condition,
 };
 use crate::controller::Context;
 use crate::pki::csr::build_csr;
-use crate::pki::keys::{
-    KeySpec, ParsedKey, key_matches_spec, parse_private_key_pem, public_keys_equal,
-};
+use crate::pki::keys::{KeySpec, public_keys_equal};
 use crate::policy::gather::{literal_subject_der, request_facts};
 use crate::policy::trigger::request_mismatches;
 
@@ -106,26 +105,6 @@ pub(super) fn request_verdict(
     }
 }
 
-/// A pending request whose `cert-manager.io/private-key-secret-name` names another temporary
-/// Secret than the current next key's must be replaced, even when the keys are equal
-/// (rotationPolicy Never): that Secret may be gone (the key manager deleted it while ending
-/// the previous issuance), and a SelfSigned issuer signs with the key it names, so the
-/// request would wait for it forever.
-pub(super) fn names_other_key_secret(
-    request: &CertificateRequest,
-    key_secret_name: &str,
-) -> RequestVerdict {
-    let named = request.annotations().get(ANN_PRIVATE_KEY_SECRET_NAME);
-    if request_outcome(request) == RequestOutcome::Pending
-        && named.map(String::as_str) != Some(key_secret_name)
-    {
-        return RequestVerdict::Replace(format!(
-            "it names private key Secret {named:?}, not the next key's {key_secret_name:?}"
-        ));
-    }
-    RequestVerdict::Matches
-}
-
 /// A failed request created before the Certificate's `Issuing` condition last became True
 /// belongs to an earlier, failed attempt: the retry needs a new one. (Only failed requests:
 /// a pending or issued one still serves, and a clock skew between the controller, which
@@ -147,13 +126,13 @@ pub(super) fn is_stale(certificate: &Certificate, request: &CertificateRequest) 
     }
 }
 
-/// The CertificateRequest of `revision`, asking for `csr_pem` with the key held in
-/// `key_secret_name`.
+/// The CertificateRequest of `revision`, asking for `csr_pem`. It names no
+/// `cert-manager.io/private-key-secret-name`: the key is held in memory, where the SelfSigned
+/// signer finds it by the request's Certificate and revision.
 pub(super) fn new_request(
     certificate: &Certificate,
     revision: i32,
     csr_pem: &str,
-    key_secret_name: &str,
 ) -> CertificateRequest {
     let spec = &certificate.spec;
     CertificateRequest {
@@ -165,7 +144,6 @@ pub(super) fn new_request(
                 [
                     (ANN_CERTIFICATE_NAME, certificate.name_any()),
                     (ANN_CERTIFICATE_REVISION, revision.to_string()),
-                    (ANN_PRIVATE_KEY_SECRET_NAME, key_secret_name.to_owned()),
                 ]
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v))
@@ -194,46 +172,6 @@ pub(super) fn new_request(
     }
 }
 
-/// The next private key of an Issuing Certificate, when stored and usable: its Secret's name
-/// and the key. `None` while the key manager has not (re)made it. Read from `next_keys` when
-/// this process made or read it already, else from its Secret.
-pub(super) async fn next_key(
-    ctx: &Context,
-    certificate: &Certificate,
-) -> Result<Option<(String, Arc<ParsedKey>)>, CertificateError> {
-    let namespace = certificate.namespace().unwrap_or_default();
-    let Some(name) = certificate
-        .status
-        .as_ref()
-        .and_then(|s| s.next_private_key_secret_name.clone())
-    else {
-        return Ok(None);
-    };
-    if let Some(key) = ctx.next_keys.get(&namespace, &name) {
-        return Ok(Some((name, key)));
-    }
-    let Some(secret) = get_secret(ctx, &namespace, &name).await? else {
-        return Ok(None);
-    };
-    let pem = secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(TLS_PRIVATE_KEY_KEY))
-        .map(|b| b.0.as_slice())
-        .unwrap_or_default();
-    match parse_private_key_pem(pem) {
-        Ok(key) => {
-            let key = Arc::new(key);
-            ctx.next_keys.insert(&namespace, &name, key.clone());
-            Ok(Some((name, key)))
-        }
-        Err(err) => {
-            tracing::debug!(namespace, secret = name, %err, "next private key not usable yet");
-            Ok(None)
-        }
-    }
-}
-
 async fn reconcile(
     certificate: Arc<Certificate>,
     ctx: Arc<Context>,
@@ -250,13 +188,22 @@ async fn reconcile_inner(
     if !is_issuing(certificate) {
         return Ok(Action::await_change());
     }
-    let Some((key_secret, key)) = next_key(ctx, certificate).await? else {
-        return Ok(Action::await_change()); // the key manager's status write wakes us
+    let key_spec = match KeySpec::from_private_key(certificate.spec.private_key.as_ref()) {
+        Ok(spec) => spec,
+        Err(err) => {
+            publish(
+                ctx,
+                certificate,
+                EventType::Warning,
+                REASON_INVALID_PRIVATE_KEY,
+                err.to_string(),
+                "GenerateKey",
+            )
+            .await;
+            return Ok(Action::await_change());
+        }
     };
-    match KeySpec::from_private_key(certificate.spec.private_key.as_ref()) {
-        Ok(spec) if key_matches_spec(key.info(), &spec) => {}
-        _ => return Ok(Action::await_change()), // the key manager replaces the key
-    }
+    let key = next_key_or_new(ctx, certificate, &key_spec).await?;
     let namespace = certificate.namespace().unwrap_or_default();
     let revision = next_revision(certificate);
     let name = request_name(certificate, revision);
@@ -266,12 +213,7 @@ async fn reconcile_inner(
         if existing.metadata.deletion_timestamp.is_some() {
             return Ok(Action::requeue(RECREATE_RETRY));
         }
-        let verdict =
-            match request_verdict(certificate, &existing, Some(&key.info().public_key_der)) {
-                RequestVerdict::Matches => names_other_key_secret(&existing, &key_secret),
-                replace => replace,
-            };
-        match verdict {
+        match request_verdict(certificate, &existing, Some(&key.info().public_key_der)) {
             RequestVerdict::Matches => return Ok(Action::await_change()),
             RequestVerdict::Replace(why) => {
                 let params = DeleteParams {
@@ -327,7 +269,7 @@ async fn reconcile_inner(
         }
     };
     drop(key);
-    let request = new_request(certificate, revision, &csr, &key_secret);
+    let request = new_request(certificate, revision, &csr);
     let params = PostParams {
         dry_run: false,
         field_manager: Some(MANAGER_REQUESTS.into()),
@@ -368,6 +310,7 @@ pub(super) mod tests {
     use crate::api::{ConditionStatus, IssuerReference, KeyUsage, PrivateKeyAlgorithm};
     use crate::controller::certificates::keys::tests::certificate;
     use crate::pki::csr::tests::key;
+    use crate::pki::keys::ParsedKey;
 
     fn t(s: &str) -> Time {
         Time(s.parse::<Timestamp>().unwrap())
@@ -391,7 +334,7 @@ pub(super) mod tests {
 
     pub(crate) fn request_for(c: &Certificate, key: &ParsedKey) -> CertificateRequest {
         let csr = build_csr(&c.spec, key).unwrap();
-        let mut r = new_request(c, next_revision(c), &csr, "app-abcde");
+        let mut r = new_request(c, next_revision(c), &csr);
         r.metadata.creation_timestamp = Some(t("2026-01-01T00:00:05Z"));
         r
     }
@@ -406,7 +349,10 @@ pub(super) mod tests {
         let ann = r.metadata.annotations.as_ref().unwrap();
         assert_eq!(ann[ANN_CERTIFICATE_NAME], "app");
         assert_eq!(ann[ANN_CERTIFICATE_REVISION], "3");
-        assert_eq!(ann[ANN_PRIVATE_KEY_SECRET_NAME], "app-abcde");
+        assert!(
+            !ann.contains_key(crate::api::ANN_PRIVATE_KEY_SECRET_NAME),
+            "the key is held in memory, not in a Secret"
+        );
         assert!(controlled_by(&r.metadata, &c));
         assert_eq!(r.spec.issuer_ref, c.spec.issuer_ref);
         assert_eq!(r.spec.duration.as_deref(), Some("24h"));
@@ -456,37 +402,6 @@ pub(super) mod tests {
             request_verdict(&c, &garbage, None),
             RequestVerdict::Replace(_)
         ));
-    }
-
-    #[test]
-    fn pending_requests_naming_another_key_secret_are_replaced() {
-        let c = issuing_certificate();
-        let k = key(PrivateKeyAlgorithm::Ecdsa, 256);
-        let r = request_for(&c, &k);
-        assert_eq!(
-            names_other_key_secret(&r, "app-abcde"),
-            RequestVerdict::Matches
-        );
-        assert!(matches!(
-            names_other_key_secret(&r, "app-fghij"),
-            RequestVerdict::Replace(_)
-        ));
-        let mut issued = r.clone();
-        issued.status = Some(crate::api::CertificateRequestStatus {
-            conditions: Some(vec![crate::api::Condition {
-                type_: crate::api::CONDITION_READY.into(),
-                status: ConditionStatus::True,
-                reason: Some(crate::api::REASON_ISSUED.into()),
-                ..Default::default()
-            }]),
-            certificate: Some(ByteString(b"CERT".to_vec())),
-            ..Default::default()
-        });
-        assert_eq!(
-            names_other_key_secret(&issued, "app-fghij"),
-            RequestVerdict::Matches,
-            "a finished request is left to the issuing controller"
-        );
     }
 
     #[test]
