@@ -2,8 +2,10 @@
 //! status, as cert-manager's do (docs/design/0002-certificate-pipeline.md):
 //!
 //! - `trigger`: decides (policy::trigger) whether to issue and sets `Issuing=True` with why;
-//! - `keys`: keeps the next private key in a temporary Secret while Issuing;
-//! - `requests`: creates the CertificateRequest `<name>-<revision+1>` from that key;
+//! - `requests`: makes the next private key (held in memory, `next_keys`) and the
+//!   CertificateRequest `<name>-<revision+1>` from it;
+//! - `keys`: which key an issuance uses; drops the keys of reached revisions and deletes
+//!   temporary key Secrets cert-manager left;
 //! - `issuing`: once that request is Issued, writes the Secret, bumps `revision`, ends Issuing;
 //!   Not issuing, it keeps the Secret's template metadata and extra outputs in line with the
 //!   spec (`secret_sync`);
