@@ -1,34 +1,15 @@
-//! The built-in approver: approves CertificateRequests addressed to certsmith's own issuers
-//! (group cert-manager.io), so they can be signed. Requests for other issuer groups are left
-//! to their own approvers; a request already Approved or Denied is never touched.
+//! The built-in approver's policy: approve CertificateRequests addressed to certsmith's own
+//! issuers (group cert-manager.io), so they can be signed. Requests for other issuer groups are
+//! left to their own approvers; a request already Approved or Denied is never touched. The
+//! signer (`controller::requests`) applies it, writing the approval with its first decision.
 
-use std::sync::Arc;
-
-use futures::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::ResourceExt;
-use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::controller::Action;
-use serde_json::json;
 
-use super::Context;
 use crate::api::{
     CONDITION_APPROVED, CONDITION_DENIED, CertificateRequest, Condition, ConditionStatus, GROUP,
     REASON_APPROVED_BY_CERT_MANAGER, find_condition,
 };
-
-const FIELD_MANAGER: &str = "certsmith-approver";
-
-#[derive(Debug, thiserror::Error)]
-pub enum ApproverError {
-    #[error("approving CertificateRequest {namespace}/{name} failed: {source}")]
-    Approve {
-        namespace: String,
-        name: String,
-        source: kube::Error,
-    },
-}
 
 /// Whether the built-in approver should approve this request now. Pure.
 pub fn should_approve(request: &CertificateRequest) -> bool {
@@ -42,76 +23,32 @@ pub fn should_approve(request: &CertificateRequest) -> bool {
     !decided && request.spec.issuer_ref.group_or_default() == GROUP
 }
 
-/// Runs the approver until `shutdown`.
-pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    if !ctx.requests.listed().await {
-        return; // shut down before the first list
+/// The Approved condition a signer's status write carries for a request it signs: the
+/// request's own when it is approved (re-asserted with the same values, so that no apply of the
+/// signer ever drops it), else, with `approve` (the built-in approver is on) and when
+/// `should_approve` says so, a new one. `None` when neither holds.
+///
+/// The built-in approver has no controller of its own: approving in a separate write cost one
+/// API write and one watch round trip per issuance, before the signer could start.
+pub fn approval(request: &CertificateRequest, approve: bool, now: Timestamp) -> Option<Condition> {
+    let conditions = request
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default();
+    if let Some(approved) =
+        find_condition(conditions, CONDITION_APPROVED).filter(|c| c.status == ConditionStatus::True)
+    {
+        return Some(approved.clone());
     }
-    ctx.requests
-        .controller()
-        .graceful_shutdown_on(shutdown)
-        .run(
-            crate::controller::timed("approver", &ctx, reconcile),
-            error_policy,
-            ctx,
-        )
-        .for_each(|r| super::log_outcome("approver", r))
-        .await;
-}
-
-async fn reconcile(
-    request: Arc<CertificateRequest>,
-    ctx: Arc<Context>,
-) -> Result<Action, ApproverError> {
-    if !should_approve(&request) {
-        return Ok(Action::await_change());
-    }
-    let (namespace, name) = (request.namespace().unwrap_or_default(), request.name_any());
-    let condition = Condition {
+    (approve && should_approve(request)).then(|| Condition {
         type_: CONDITION_APPROVED.into(),
         status: ConditionStatus::True,
         reason: Some(REASON_APPROVED_BY_CERT_MANAGER.into()),
         message: Some("Certificate request has been approved by certsmith".into()),
-        last_transition_time: Some(Time(Timestamp::now())),
+        last_transition_time: Some(Time(now)),
         observed_generation: request.metadata.generation,
-    };
-    let patch = json!({
-        "apiVersion": "cert-manager.io/v1",
-        "kind": "CertificateRequest",
-        "status": { "conditions": [condition] },
-    });
-    let written = Api::<CertificateRequest>::namespaced(ctx.client.clone(), &namespace)
-        .patch_status(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await
-        .map_err(|source| ApproverError::Approve {
-            namespace: namespace.clone(),
-            name: name.clone(),
-            source,
-        })?;
-    ctx.writes.record(&written);
-    tracing::info!(namespace, name, "approved CertificateRequest");
-    ctx.backoff
-        .reset(&format!("CertificateRequest/{namespace}/{name}/approver"));
-    Ok(Action::await_change())
-}
-
-fn error_policy(
-    request: Arc<CertificateRequest>,
-    err: &ApproverError,
-    ctx: Arc<Context>,
-) -> Action {
-    let key = format!(
-        "CertificateRequest/{}/{}/approver",
-        request.namespace().unwrap_or_default(),
-        request.name_any()
-    );
-    let delay = ctx.backoff.next(&key);
-    tracing::warn!(%err, retry_in = ?delay, "approver reconcile failed");
-    Action::requeue(delay)
+    })
 }
 
 #[cfg(test)]
@@ -163,6 +100,54 @@ mod tests {
                 want,
                 "{group:?} {conditions:?}"
             );
+        }
+    }
+
+    /// Issuer group, conditions, approver on -> the reason of the Approved condition, if any.
+    type Case<'a> = (
+        Option<&'a str>,
+        Vec<(&'a str, ConditionStatus)>,
+        bool,
+        Option<&'a str>,
+    );
+
+    #[test]
+    fn approval_carried_or_given() {
+        let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let table: [Case; 6] = [
+            (None, vec![], true, Some(REASON_APPROVED_BY_CERT_MANAGER)),
+            (None, vec![], false, None),
+            (Some("awspca.cert-manager.io"), vec![], true, None),
+            (None, vec![("Denied", ConditionStatus::True)], true, None),
+            // Approved by someone else: carried as it is, approver on or off.
+            (
+                None,
+                vec![("Approved", ConditionStatus::True)],
+                false,
+                Some(""),
+            ),
+            (
+                None,
+                vec![("Approved", ConditionStatus::True)],
+                true,
+                Some(""),
+            ),
+        ];
+        for (group, conditions, approve, want) in table {
+            let request = request(group, &conditions);
+            let got = approval(&request, approve, now);
+            assert_eq!(
+                got.as_ref()
+                    .map(|c| c.reason.as_deref().unwrap_or_default()),
+                want,
+                "{group:?} {conditions:?} approve={approve}"
+            );
+            if let Some(c) = got {
+                assert_eq!(
+                    (c.type_.as_str(), c.status),
+                    ("Approved", ConditionStatus::True)
+                );
+            }
         }
     }
 }

@@ -53,9 +53,9 @@ pub struct Context {
     pub writes: Arc<freshness::WriteLog>,
     /// Reconciles each controller runs at once.
     pub concurrent_workers: u16,
-    /// Next private keys of issuances in progress, by temporary Secret.
+    /// Next private keys of issuances in progress, by Certificate UID and revision.
     pub next_keys: certificates::next_keys::NextKeys,
-    /// The one CertificateRequest watch and cache (the approver, the signers and four
+    /// The one CertificateRequest watch and cache (the signers and four
     /// Certificate controllers read it); driven by `run_controllers`.
     pub requests: Arc<shared::SharedCache<crate::api::CertificateRequest>>,
     /// The one Secret metadata watch (Certificate and issuer controllers are woken by it).
@@ -408,16 +408,12 @@ async fn run_controllers(
             shim::run_gateway(ctx.clone(), shutdown.clone()).await;
         }
     };
-    let approver_on = selection.approver;
-    let approver = async {
-        if approver_on {
-            approver::run(ctx.clone(), shutdown.clone()).await;
-        } else {
-            tracing::info!(
-                "the built-in approver is off (--controllers): approve requests by hand"
-            );
-        }
-    };
+    // The built-in approver has no controller of its own: the signer approves with its first
+    // status write (`approver::approval`).
+    let approve = selection.approver;
+    if !approve {
+        tracing::info!("the built-in approver is off (--controllers): approve requests by hand");
+    }
     let cluster_issuers = async {
         if ctx.namespace.is_none() {
             issuers::run_cluster_issuers(ctx.clone(), shutdown.clone()).await;
@@ -436,8 +432,7 @@ async fn run_controllers(
         secret_watch,
         issuers::run_issuers(ctx.clone(), shutdown.clone()),
         cluster_issuers,
-        approver,
-        requests::run(ctx.clone(), shutdown.clone()),
+        requests::run(ctx.clone(), shutdown.clone(), approve),
         certificates::run(ctx.clone(), shutdown.clone()),
         acme::orders::run(ctx.clone(), shutdown.clone()),
         acme::challenges::run(ctx.clone(), shutdown.clone()),

@@ -19,7 +19,7 @@ use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
-use super::Context;
+use super::{Context, approver};
 use crate::api::Order;
 use crate::api::{
     ANN_CERTIFICATE_REVISION, ANN_PRIVATE_KEY_SECRET_NAME, CA_CERT_KEY, CLUSTER_ISSUER_KIND,
@@ -50,8 +50,14 @@ pub enum RequestError {
 }
 
 /// Runs the signer until `shutdown`. Issuers and ClusterIssuers are watched so that a request
-/// waiting for its issuer is signed as soon as the issuer becomes Ready.
-pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+/// waiting for its issuer is signed as soon as the issuer becomes Ready. With `approve` (the
+/// built-in approver is on), the signer approves what the approver policy approves, in the
+/// same status write as its decision (see `approver`).
+pub async fn run(
+    ctx: Arc<Context>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+    approve: bool,
+) {
     if !ctx.requests.listed().await {
         return; // shut down before the first list
     }
@@ -97,7 +103,9 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .owns(ctx.watched::<Order>(), watcher::Config::default())
         .graceful_shutdown_on(shutdown)
         .run(
-            crate::controller::timed("certificaterequests", &ctx, reconcile),
+            crate::controller::timed("certificaterequests", &ctx, move |request, ctx| {
+                reconcile(request, ctx, approve)
+            }),
             error_policy,
             ctx,
         )
@@ -105,8 +113,9 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .await;
 }
 
-/// What to do with a request, before any issuer is consulted.
-fn triage(request: &CertificateRequest) -> Triage {
+/// What to do with a request, before any issuer is consulted. With `approve`, a request the
+/// built-in approver would approve is signed (and approved in the same write).
+fn triage(request: &CertificateRequest, approve: bool) -> Triage {
     let conditions = request
         .status
         .as_ref()
@@ -126,9 +135,10 @@ fn triage(request: &CertificateRequest) -> Triage {
     {
         return Triage::Denied;
     }
-    if !find_condition(conditions, CONDITION_APPROVED)
-        .is_some_and(|c| c.status == ConditionStatus::True)
-    {
+    let approved = find_condition(conditions, CONDITION_APPROVED)
+        .is_some_and(|c| c.status == ConditionStatus::True);
+    let approvable = approve && approver::should_approve(request);
+    if !approved && !approvable {
         return Triage::Done; // the approver's update will wake us
     }
     Triage::Sign
@@ -143,10 +153,18 @@ enum Triage {
 async fn reconcile(
     request: Arc<CertificateRequest>,
     ctx: Arc<Context>,
+    approve: bool,
 ) -> Result<Action, RequestError> {
     let now = Timestamp::now();
     let namespace = request.namespace().unwrap_or_default();
-    let result = match triage(&request) {
+    let verdict = triage(&request, approve);
+    // The Approved condition this write carries: the request's own, or the one the signer
+    // gives it now (see `approver::approval`).
+    let approval = match verdict {
+        Triage::Sign => approver::approval(&request, approve, now),
+        _ => None,
+    };
+    let result = match verdict {
         Triage::Done => return Ok(Action::await_change()),
         Triage::Denied => Decision::Failed {
             reason: REASON_DENIED,
@@ -158,7 +176,7 @@ async fn reconcile(
         Decision::Waiting(_, Some(after)) => Action::requeue(*after),
         _ => Action::await_change(),
     };
-    write_status(&request, &namespace, result, &ctx, now).await?;
+    write_status(&request, &namespace, result, approval, &ctx, now).await?;
     ctx.backoff.reset(&key(&request));
     Ok(action)
 }
@@ -432,6 +450,7 @@ async fn write_status(
     request: &CertificateRequest,
     namespace: &str,
     decision: Decision,
+    approval: Option<Condition>,
     ctx: &Context,
     now: Timestamp,
 ) -> Result<(), RequestError> {
@@ -471,14 +490,26 @@ async fn write_status(
         .unwrap_or_default();
     let old_ready = find_condition(old, CONDITION_READY);
     let reason_changed = old_ready.and_then(|c| c.reason.as_deref()) != Some(reason);
-    let ConditionChange::Write {
-        condition,
-        transition,
-    } = condition_change(old_ready, new, Time(now))
-    else {
-        return Ok(());
+    let approving = approval
+        .as_ref()
+        .is_some_and(|a| find_condition(old, CONDITION_APPROVED) != Some(a));
+    let (condition, transition) = match condition_change(old_ready, new, Time(now)) {
+        ConditionChange::Write {
+            condition,
+            transition,
+        } => (condition, transition),
+        // Only the approval is new: Ready is carried as it is (an apply without it would drop
+        // it from this manager's fields).
+        ConditionChange::Unchanged if approving => match old_ready {
+            Some(ready) => (ready.clone(), false),
+            None => return Ok(()),
+        },
+        ConditionChange::Unchanged => return Ok(()),
     };
-    let mut status_patch = json!({ "conditions": [condition] });
+    let conditions: Vec<&Condition> = std::iter::once(&condition)
+        .chain(approval.as_ref())
+        .collect();
+    let mut status_patch = json!({ "conditions": conditions });
     if let Some(cert) = certificate {
         status_patch["certificate"] =
             serde_json::to_value(ByteString(cert.into_bytes())).unwrap_or_default();
@@ -504,6 +535,9 @@ async fn write_status(
             source,
         })?;
     ctx.writes.record(&written);
+    if approving {
+        tracing::info!(namespace, name, "approved CertificateRequest");
+    }
     tracing::info!(namespace, name, reason, "CertificateRequest updated");
     // Events on transitions (or a new reason), not on every rewrite of a waiting message; none
     // for a signed request, whose Certificate's `Issued` Event says it (an Event is a write).
