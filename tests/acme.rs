@@ -712,7 +712,9 @@ async fn failing_challenge_ends_invalid_and_backs_off() {
 
 /// SIGKILL in the middle of ACME issuance: after a restart every Certificate is issued, each
 /// CertificateRequest has exactly one Order, and no Order whose ACME order URL was recorded is
-/// placed again. (ACME has no idempotency key: an order the server created in the milliseconds
+/// placed again. (For ACME the next private key is kept in a temporary Secret as well as in
+/// memory, so the restart takes it back and the request and its Order still serve; the
+/// Secrets are gone once the issuances end.) (ACME has no idempotency key: an order the server created in the milliseconds
 /// before the kill, whose URL was not yet written, is placed once more and the first one
 /// expires unused on the server. The test counts those instead of hoping the kill misses them.)
 #[tokio::test]
@@ -780,6 +782,29 @@ async fn crash_mid_order_places_no_duplicate_orders() {
     println!(
         "placed before the crash: {placed_before}, recorded: {recorded}, after: {placed_after}"
     );
+    let temporary = ListParams::default().labels("cert-manager.io/next-private-key=true");
+    env.wait(
+        Duration::from_secs(15),
+        "the temporary key Secrets deleted and no longer named in status",
+        || async {
+            let left = env.api::<Secret>().list_metadata(&temporary).await.ok()?;
+            let named = env
+                .api::<Certificate>()
+                .list(&ListParams::default())
+                .await
+                .ok()?
+                .items
+                .iter()
+                .filter(|c| {
+                    c.status
+                        .as_ref()
+                        .is_some_and(|s| s.next_private_key_secret_name.is_some())
+                })
+                .count();
+            (left.items.is_empty() && named == 0).then_some(())
+        },
+    )
+    .await;
 }
 
 /// Renewal through ACME: Pebble honours notAfter (enableDurationFeature), so a 1h certificate

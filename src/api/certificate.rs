@@ -550,9 +550,9 @@ pub struct CertificateStatus {
     /// `<certificate>-<revision + 1>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<i32>,
-    /// Temporary Secret holding the private key for the issuance in progress, as cert-manager
-    /// sets it. certsmith holds that key in memory and does not set this; one left by
-    /// cert-manager is used, and cleared when the issuance ends.
+    /// Temporary Secret holding the private key for the issuance in progress (ACME and external
+    /// issuers; certsmith's CA and SelfSigned issuances hold it in memory only). Cleared when the
+    /// issuance ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_private_key_secret_name: Option<String>,
     /// Consecutive failed issuance attempts; drives the retry backoff. Reset on success.

@@ -1,21 +1,30 @@
 //! Next private keys. An issuance's next key is held in memory (`next_keys`): the request
 //! manager makes it with the request (`next_key_or_new`), the issuing controller writes it
-//! into the Secret (`existing_next_key`). No temporary Secret and no
-//! `status.nextPrivateKeySecretName` are written: that saved four API writes per issuance.
+//! into the Secret (`existing_next_key`).
 //!
-//! The key manager controller drops the keys of revisions already reached, and deletes the
-//! temporary key Secrets (label `cert-manager.io/next-private-key: "true"`, controlled by the
-//! Certificate) that an earlier certsmith or cert-manager left, keeping the one named in
-//! status while an issuance is in progress (its key is taken, so the request made from it
-//! still serves). Those Secrets are watched as metadata only, selected by label.
+//! Where a lost key costs only a signature made here (certsmith's CA and SelfSigned issuers),
+//! that is all: no temporary Secret and no `status.nextPrivateKeySecretName`, four API writes
+//! fewer per issuance, and a restart mid-issuance makes a new key and request. Where it would
+//! waste more (an ACME order, which also counts against the server's rate limits, or an
+//! external issuer's certificate), the key is also kept in a temporary Secret, as cert-manager
+//! keeps every next key: generateName `<certificate>-`, label
+//! `cert-manager.io/next-private-key: "true"`, controlled by the Certificate, named in
+//! `status.nextPrivateKeySecretName`. A restart then takes it back, and the request and its
+//! Order still serve.
+//!
+//! The key manager controller drops the held keys of revisions already reached and, once a
+//! Certificate is not Issuing, deletes its temporary key Secrets (its own, or cert-manager's)
+//! and clears the status field. Those Secrets are watched as metadata only, selected by label.
 //! Key bytes never reach a log, an Event or an error.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::StreamExt;
+use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
@@ -25,10 +34,11 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::SharedCertificates;
-use super::{CertificateError, MANAGER_KEYS, backoff_key, get_secret, next_revision};
+use super::{CertificateError, MANAGER_KEYS, apply_status, backoff_key, get_secret, next_revision};
 use crate::api::{
-    CONDITION_ISSUING, Certificate, ConditionStatus, LABEL_NEXT_PRIVATE_KEY,
-    PrivateKeyRotationPolicy, TLS_PRIVATE_KEY_KEY, find_condition,
+    ANN_CERTIFICATE_REVISION, CLUSTER_ISSUER_KIND, CONDITION_ISSUING, Certificate, ClusterIssuer,
+    ConditionStatus, GROUP, ISSUER_KIND, Issuer, IssuerReference, IssuerSpec,
+    LABEL_NEXT_PRIVATE_KEY, PrivateKeyRotationPolicy, TLS_PRIVATE_KEY_KEY, find_condition,
 };
 use crate::controller::Context;
 use crate::pki::keys::{KeySpec, ParsedKey, key_matches_spec, parse_private_key_pem};
@@ -141,19 +151,30 @@ pub(super) fn reusable_current_key(
     key_matches_spec(key.info(), spec).then_some(key)
 }
 
-/// The temporary key Secrets to delete: all of them when the Certificate is not Issuing, else
-/// all but the one `status.nextPrivateKeySecretName` names (its key may serve the issuance in
-/// progress, see `existing_next_key`).
-pub(super) fn temporary_to_delete(
-    issuing: bool,
-    owned: &[String],
-    recorded: Option<&str>,
-) -> Vec<String> {
-    owned
-        .iter()
-        .filter(|n| !issuing || Some(n.as_str()) != recorded)
-        .cloned()
-        .collect()
+/// Whether a next key for `issuer_ref` must survive a restart (be kept in a temporary Secret
+/// too): unless the issuer is certsmith's own CA or SelfSigned issuer, where a lost key costs
+/// one more signature made here. `issuer` is the referenced Issuer or ClusterIssuer's spec,
+/// `None` when it could not be read (then it must). Pure.
+pub(super) fn key_must_survive_restart(
+    issuer_ref: &IssuerReference,
+    issuer: Option<&IssuerSpec>,
+) -> bool {
+    if issuer_ref.group_or_default() != GROUP {
+        return true; // an external issuer: its certificates may be billed or rate limited
+    }
+    !issuer.is_some_and(|i| i.acme.is_none() && (i.ca.is_some() || i.self_signed.is_some()))
+}
+
+/// Whether a temporary key Secret may hold the next key of revision `revision`: it says it was
+/// made for that revision, or (made by cert-manager) says nothing. A Secret of an earlier
+/// issuance, not yet deleted, must not hand its key to the next one.
+pub(super) fn temporary_for_revision(
+    annotations: &BTreeMap<String, String>,
+    revision: i32,
+) -> bool {
+    annotations
+        .get(ANN_CERTIFICATE_REVISION)
+        .is_none_or(|r| r.parse() == Ok(revision))
 }
 
 /// The next key of the issuance `certificate` is in, when there is one to take: held in
@@ -180,7 +201,11 @@ pub(super) async fn existing_next_key(
         .and_then(|s| s.next_private_key_secret_name.as_deref());
     if let Some(name) = recorded {
         let secret = get_secret(ctx, &namespace, name).await?;
-        if let Some(secret) = secret.filter(|s| controlled_by(&s.metadata, certificate)) {
+        if let Some(secret) = secret.filter(|s| {
+            controlled_by(&s.metadata, certificate)
+                && s.metadata.deletion_timestamp.is_none()
+                && temporary_for_revision(s.annotations(), revision)
+        }) {
             let pem = secret
                 .data
                 .as_ref()
@@ -230,6 +255,12 @@ pub(super) async fn next_key_or_new(
         return Ok(key);
     }
     let key = Arc::new(generate(*spec).await?);
+    let issuer = issuer_spec(ctx, certificate).await;
+    let kept_in = if key_must_survive_restart(&certificate.spec.issuer_ref, issuer.as_ref()) {
+        Some(store_in_temporary_secret(ctx, certificate, &key, spec).await?)
+    } else {
+        None
+    };
     let uid = certificate.metadata.uid.as_deref().unwrap_or_default();
     ctx.next_keys
         .insert(uid, next_revision(certificate), key.clone());
@@ -239,9 +270,93 @@ pub(super) async fn next_key_or_new(
         namespace = certificate.namespace(),
         certificate = certificate.name_any(),
         revision = next_revision(certificate),
-        "made the next private key (held in memory)"
+        temporary_secret = kept_in,
+        "made the next private key"
     );
     Ok(key)
+}
+
+/// The spec of the Issuer or ClusterIssuer `certificate` names, if it is certsmith's and can
+/// be read. Read once per new key.
+async fn issuer_spec(ctx: &Context, certificate: &Certificate) -> Option<IssuerSpec> {
+    let issuer_ref = &certificate.spec.issuer_ref;
+    if issuer_ref.group_or_default() != GROUP {
+        return None;
+    }
+    let found = match issuer_ref.kind_or_default() {
+        ISSUER_KIND => {
+            let namespace = certificate.namespace().unwrap_or_default();
+            Api::<Issuer>::namespaced(ctx.client.clone(), &namespace)
+                .get_opt(&issuer_ref.name)
+                .await
+                .map(|i| i.map(|i| i.spec))
+        }
+        CLUSTER_ISSUER_KIND => Api::<ClusterIssuer>::all(ctx.client.clone())
+            .get_opt(&issuer_ref.name)
+            .await
+            .map(|i| i.map(|i| i.spec)),
+        _ => return None,
+    };
+    found.unwrap_or_else(|err| {
+        tracing::debug!(%err, "reading the issuer failed; keeping the next key in a Secret");
+        None
+    })
+}
+
+/// Keeps `key` in a new temporary Secret as well, and names it in
+/// `status.nextPrivateKeySecretName`, so that a restart takes it back. Returns its name.
+async fn store_in_temporary_secret(
+    ctx: &Context,
+    certificate: &Certificate,
+    key: &ParsedKey,
+    spec: &KeySpec,
+) -> Result<String, CertificateError> {
+    let namespace = certificate.namespace().unwrap_or_default();
+    let pem = key
+        .to_pem(spec.encoding)
+        .map_err(|e| CertificateError::Key(e.to_string()))?;
+    let secret = temp_secret(certificate, next_revision(certificate), pem.as_bytes());
+    drop(pem);
+    let created = Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
+        .create(
+            &PostParams {
+                dry_run: false,
+                field_manager: Some(MANAGER_KEYS.into()),
+            },
+            &secret,
+        )
+        .await
+        .map_err(|source| CertificateError::Write {
+            what: format!("a temporary private key Secret in {namespace}"),
+            source,
+        })?;
+    let name = created.name_any();
+    ctx.writes.record_name::<Secret>(&namespace, &name);
+    apply_status(
+        ctx,
+        certificate,
+        MANAGER_KEYS,
+        json!({ "nextPrivateKeySecretName": name }),
+    )
+    .await?;
+    Ok(name)
+}
+
+/// The temporary Secret holding `key_pem` as the next key of `certificate`'s `revision`.
+pub(super) fn temp_secret(certificate: &Certificate, revision: i32, key_pem: &[u8]) -> Secret {
+    Secret {
+        metadata: ObjectMeta {
+            generate_name: Some(format!("{}-", certificate.name_any())),
+            namespace: certificate.namespace(),
+            labels: Some([(LABEL_NEXT_PRIVATE_KEY.to_owned(), "true".to_owned())].into()),
+            annotations: Some([(ANN_CERTIFICATE_REVISION.to_owned(), revision.to_string())].into()),
+            owner_references: certificate.controller_owner_ref(&()).map(|o| vec![o]),
+            ..Default::default()
+        },
+        data: Some([(TLS_PRIVATE_KEY_KEY.to_owned(), ByteString(key_pem.to_vec()))].into()),
+        type_: Some("Opaque".into()),
+        ..Default::default()
+    }
 }
 
 /// The cache of temporary key Secrets' metadata.
@@ -272,8 +387,12 @@ async fn reconcile_inner(
         ctx.next_keys.forget_up_to(uid, revision);
     }
 
-    // Temporary key Secrets, from the metadata cache: certsmith no longer makes them, but an
-    // earlier version or cert-manager may have left some.
+    // Temporary key Secrets, from the metadata cache. Deleted once the Certificate is not
+    // Issuing; while it is, the request manager may have just made one that the cached status
+    // does not name yet, so none is touched.
+    if is_issuing(certificate) {
+        return Ok(Action::await_change());
+    }
     let namespace = certificate.namespace().unwrap_or_default();
     let recorded = certificate
         .status
@@ -290,17 +409,11 @@ async fn reconcile_inner(
         .map(|s| (s.name_any(), s.metadata.uid.clone()))
         .collect();
     owned.sort();
-    let names: Vec<String> = owned.iter().map(|(n, _)| n.clone()).collect();
-    let issuing = is_issuing(certificate);
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    for name in temporary_to_delete(issuing, &names, recorded.as_deref()) {
-        let uid = owned
-            .iter()
-            .find(|(n, _)| *n == name)
-            .and_then(|(_, u)| u.clone());
+    for (name, uid) in owned {
         delete_secret(&secrets, &namespace, &name, uid).await?;
     }
-    if !issuing && recorded.is_some() {
+    if recorded.is_some() {
         clear_recorded_secret(ctx, certificate).await?;
     }
     Ok(Action::await_change())
@@ -386,10 +499,6 @@ pub(super) mod tests {
     };
     use crate::pki::csr::tests::key;
 
-    fn names(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
-    }
-
     pub(crate) fn certificate(issuing: Option<ConditionStatus>) -> Certificate {
         let mut c = Certificate::new(
             "app",
@@ -428,25 +537,75 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn temporary_secrets_to_delete() {
-        let owned = names(&["a", "b"]);
-        let cases: &[(bool, Option<&str>, &[&str])] = &[
-            // Not issuing: every one goes, the recorded one too.
-            (false, Some("a"), &["a", "b"]),
-            (false, None, &["a", "b"]),
-            // Issuing: the recorded one may hold the key in use.
-            (true, Some("b"), &["a"]),
-            (true, Some("gone"), &["a", "b"]),
-            (true, None, &["a", "b"]),
+    fn keys_survive_restarts_unless_signed_here() {
+        use crate::api::{AcmeIssuer, CaIssuer, SelfSignedIssuer};
+        let ours = |kind: &str| IssuerReference {
+            name: "x".into(),
+            kind: Some(kind.into()),
+            group: None,
+        };
+        let ca = IssuerSpec {
+            ca: Some(CaIssuer {
+                secret_name: "ca".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let self_signed = IssuerSpec {
+            self_signed: Some(SelfSignedIssuer::default()),
+            ..Default::default()
+        };
+        let acme = IssuerSpec {
+            acme: Some(AcmeIssuer::default()),
+            ..Default::default()
+        };
+        let external = IssuerReference {
+            name: "x".into(),
+            kind: Some("AWSPCAClusterIssuer".into()),
+            group: Some("awspca.cert-manager.io".into()),
+        };
+        let cases: &[(&IssuerReference, Option<&IssuerSpec>, bool)] = &[
+            (&ours("Issuer"), Some(&ca), false),
+            (&ours("ClusterIssuer"), Some(&self_signed), false),
+            (&ours("Issuer"), Some(&acme), true),
+            (&ours("Issuer"), None, true),
+            (&external, Some(&ca), true),
+            (&external, None, true),
         ];
-        for (issuing, recorded, want) in cases {
+        for (issuer_ref, issuer, want) in cases {
             assert_eq!(
-                temporary_to_delete(*issuing, &owned, *recorded),
-                names(want),
-                "issuing {issuing}, recorded {recorded:?}"
+                key_must_survive_restart(issuer_ref, *issuer),
+                *want,
+                "{issuer_ref:?} {issuer:?}"
             );
         }
-        assert!(temporary_to_delete(false, &[], None).is_empty());
+    }
+
+    #[test]
+    fn temporary_secret_shape_and_revision() {
+        let cert = certificate(Some(ConditionStatus::True));
+        let s = temp_secret(&cert, 3, b"PEM");
+        assert_eq!(s.metadata.generate_name.as_deref(), Some("app-"));
+        assert_eq!(s.metadata.namespace.as_deref(), Some("ns"));
+        assert_eq!(
+            s.metadata.labels.as_ref().unwrap()[LABEL_NEXT_PRIVATE_KEY],
+            "true"
+        );
+        assert!(controlled_by(&s.metadata, &cert));
+        let mut other = cert.clone();
+        other.metadata.uid = Some("uid-2".into());
+        assert!(!controlled_by(&s.metadata, &other));
+        assert_eq!(s.data.as_ref().unwrap()[TLS_PRIVATE_KEY_KEY].0, b"PEM");
+        let annotations = s.metadata.annotations.clone().unwrap();
+        assert!(temporary_for_revision(&annotations, 3));
+        assert!(
+            !temporary_for_revision(&annotations, 4),
+            "an earlier issuance's Secret"
+        );
+        assert!(
+            temporary_for_revision(&BTreeMap::new(), 4),
+            "cert-manager's Secrets name no revision"
+        );
     }
 
     #[test]

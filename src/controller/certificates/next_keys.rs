@@ -1,12 +1,14 @@
-//! The next private keys of issuances in progress, in memory only, by Certificate UID and the
+//! The next private keys of issuances in progress, in memory, by Certificate UID and the
 //! revision they will become. The request manager makes a key when it makes the request;
 //! the issuing controller writes it into the Secret with the signed certificate; the SelfSigned
-//! signer signs with it. Keeping it here instead of in a temporary Secret saves four API writes
-//! per issuance (create and delete the Secret, set and clear `nextPrivateKeySecretName`).
+//! signer signs with it. For certsmith's CA and SelfSigned issuers this is the only copy,
+//! which saves four API writes per issuance (create and delete a temporary Secret, set and
+//! clear `nextPrivateKeySecretName`); see `keys` for the issuers whose keys are also kept in a
+//! Secret.
 //!
-//! A restart loses the keys: the request of an issuance in progress then carries a key
-//! nobody holds, and the request manager replaces it (one more signature, or one more ACME
-//! order). With rotationPolicy Never the key is the current Secret's, so nothing is lost.
+//! A restart loses the keys held only here: the request of an issuance in progress then
+//! carries a key nobody holds, and the request manager replaces it (one more signature made
+//! in-cluster). With rotationPolicy Never the key is the current Secret's, so nothing is lost.
 //!
 //! Keys stay in `ParsedKey`'s zeroing buffer and never reach a log.
 

@@ -2,7 +2,7 @@
 //! in memory, see `keys`) and makes sure the CertificateRequest `<name>-<revision + 1>`
 //! exists, carries that key and matches the spec (as `policy::trigger` compares a request with
 //! the spec). One that does not is deleted and created again: after a restart, the request of
-//! an issuance in progress carries a key no longer held, and is replaced. The fixed name makes
+//! a CA or SelfSigned issuance in progress carries a key no longer held, and is replaced. The fixed name makes
 //! creation idempotent: a concurrent second create gets AlreadyExists and the request is taken
 //! as existing.
 
