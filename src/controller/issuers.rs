@@ -57,6 +57,7 @@ pub async fn run_issuers(
 ) {
     let controller = crate::controller::cached_controller(&ctx, "issuers", ctx.watched::<Issuer>());
     let store = controller.store();
+    let _ = ctx.issuers.issuers.set(store.clone());
     // Secrets as metadata only: a CA issuer needs to know that its Secret changed, not every
     // Secret's data.
     controller
@@ -90,6 +91,7 @@ pub async fn run_cluster_issuers(
         Api::<ClusterIssuer>::all(ctx.client.clone()),
     );
     let store = controller.store();
+    let _ = ctx.issuers.cluster_issuers.set(store.clone());
     // The shared Secret watch covers every namespace whenever ClusterIssuers run.
     let namespace = ctx.cluster_resource_namespace.clone();
     controller

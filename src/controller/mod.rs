@@ -60,6 +60,17 @@ pub struct Context {
     pub requests: Arc<shared::SharedCache<crate::api::CertificateRequest>>,
     /// The one Secret metadata watch (Certificate and issuer controllers are woken by it).
     pub secrets: Arc<shared::SecretEvents>,
+    /// The Issuer and ClusterIssuer controllers' caches, once they run.
+    pub issuers: IssuerCaches,
+}
+
+/// The Issuer and ClusterIssuer controllers' caches, for readers elsewhere (which issuer kind
+/// a Certificate names). Empty until those controllers start; a reader then asks the API.
+#[derive(Default)]
+pub struct IssuerCaches {
+    pub issuers: std::sync::OnceLock<kube::runtime::reflector::Store<crate::api::Issuer>>,
+    pub cluster_issuers:
+        std::sync::OnceLock<kube::runtime::reflector::Store<crate::api::ClusterIssuer>>,
 }
 
 impl Context {
@@ -325,6 +336,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
             certificates::revisions::index_keys,
         ),
         secrets: shared::SecretEvents::new(),
+        issuers: Default::default(),
     });
     metrics.watch_acme(ctx.acme.stats.clone());
     tracing::info!(

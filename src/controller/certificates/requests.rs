@@ -203,7 +203,9 @@ async fn reconcile_inner(
             return Ok(Action::await_change());
         }
     };
-    let key = next_key_or_new(ctx, certificate, &key_spec).await?;
+    let Some(key) = next_key_or_new(ctx, certificate, &key_spec).await? else {
+        return Ok(Action::await_change()); // the key manager's status write wakes us
+    };
     let namespace = certificate.namespace().unwrap_or_default();
     let revision = next_revision(certificate);
     let name = request_name(certificate, revision);
