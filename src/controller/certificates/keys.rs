@@ -10,9 +10,8 @@
 //! every next key: a temporary Secret (generateName `<certificate>-`, label
 //! `cert-manager.io/next-private-key: "true"`, controlled by the Certificate) named in
 //! `status.nextPrivateKeySecretName`, whose write wakes the request manager. A restart then
-//! takes it back, and the request and its Order still serve. (Two controllers, as before, so
-//! that under a burst the Secret and status writes and the request's create proceed in
-//! parallel: one controller doing all three made http-01 issuance 3 s slower.)
+//! takes it back, and the request and its Order still serve. (Two controllers, as before this
+//! change, so that under a burst the request manager's reconcile stays one create.)
 //!
 //! The key manager also drops the held keys of revisions already reached and, once a
 //! Certificate is not Issuing, deletes its temporary key Secrets (its own, or cert-manager's)
