@@ -264,6 +264,53 @@ mod tests {
     }
 
     #[test]
+    fn challenge_is_born_owned_labelled_and_with_its_finalizer() {
+        let acme = AcmeIssuer::default();
+        let mut order = order_for_request(&request(None, &["example.com"], &[]), &acme).unwrap();
+        order.metadata.uid = Some("order-uid".into()); // as the API server gives it
+        let authorization = crate::api::AcmeAuthorization {
+            url: "https://acme.test/authz/1".into(),
+            identifier: Some("example.com".into()),
+            ..Default::default()
+        };
+        let solver = crate::api::AcmeChallengeSolver::default();
+        let challenge = challenge_for_order(
+            &order,
+            ChallengeRequest {
+                authorization: &authorization,
+                challenge_url: "https://acme.test/chall/1",
+                token: "tok",
+                challenge_type: crate::api::ChallengeType::Http01,
+                key: "tok.thumbprint".into(),
+                solver: &solver,
+            },
+        );
+        // The Challenge controller relies on this: it adds no finalizer of its own, and
+        // clean-up (solver objects, the DNS record) runs only behind it.
+        assert_eq!(
+            challenge.metadata.finalizers.as_deref(),
+            Some(&[crate::api::ACME_FINALIZER.to_owned()][..])
+        );
+        let owner = &challenge.metadata.owner_references.as_ref().unwrap()[0];
+        assert_eq!(
+            (owner.kind.as_str(), owner.uid.as_str(), owner.controller),
+            ("Order", "order-uid", Some(true))
+        );
+        assert_eq!(challenge.metadata.labels, order.metadata.labels);
+        assert_eq!(challenge.metadata.namespace, order.metadata.namespace);
+        assert_eq!(challenge.spec.dns_name, "example.com");
+        assert_eq!(challenge.spec.key, "tok.thumbprint");
+        assert!(
+            challenge
+                .metadata
+                .name
+                .as_deref()
+                .unwrap()
+                .starts_with(order.metadata.name.as_deref().unwrap())
+        );
+    }
+
+    #[test]
     fn cn_already_a_name_or_an_ip_is_not_added() {
         let acme = AcmeIssuer::default();
         let order =
