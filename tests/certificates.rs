@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -123,6 +125,7 @@ fn assert_key_matches(secret: &Secret) -> Vec<u8> {
 #[tokio::test]
 async fn self_signed_ca_then_leaf_and_reissue_triggers() {
     let env = setup("certs").await;
+    let temporary_key_secrets = watch_temporary_key_secrets(&env.secrets, &env.ns).await;
 
     // A self-signed root CA, written where the CA issuer reads it.
     env.apply(
@@ -315,6 +318,48 @@ async fn self_signed_ca_then_leaf_and_reissue_triggers() {
         !env.ctl.log_text().contains("-----BEGIN"),
         "no key material in logs"
     );
+    assert_eq!(
+        temporary_key_secrets.load(Ordering::SeqCst),
+        0,
+        "SelfSigned and CA issuances keep the next key in memory, never in a temporary Secret"
+    );
+}
+
+/// Counts the temporary next-key Secrets (label `cert-manager.io/next-private-key=true`) that
+/// appear in namespace `ns` from now on. A watch, not a poll: such a Secret may live for only
+/// milliseconds. Returns once the watch has listed.
+async fn watch_temporary_key_secrets(secrets: &Api<Secret>, ns: &str) -> Arc<AtomicUsize> {
+    use futures::StreamExt;
+    use kube::runtime::watcher::{self, Event};
+    let seen = Arc::new(AtomicUsize::new(0));
+    let (listed_tx, listed_rx) = tokio::sync::oneshot::channel();
+    let config = watcher::Config::default().labels("cert-manager.io/next-private-key=true");
+    // Metadata only (an Api of PartialObjectMeta asks for metadata): no key material passes
+    // through the test either.
+    let metadata: Api<kube::core::PartialObjectMeta<Secret>> =
+        Api::namespaced(secrets.clone().into_client(), ns);
+    let mut events = watcher::watcher(metadata, config).boxed();
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        let mut listed_tx = Some(listed_tx);
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(Event::InitApply(_) | Event::Apply(_)) => {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
+                Ok(Event::InitDone) => {
+                    if let Some(tx) = listed_tx.take() {
+                        let _ = tx.send(());
+                    }
+                }
+                _ => {}
+            }
+        }
+    });
+    listed_rx
+        .await
+        .expect("the temporary key Secret watch listed");
+    seen
 }
 
 #[tokio::test]

@@ -207,12 +207,7 @@ pub(super) async fn existing_next_key(
                 && s.metadata.deletion_timestamp.is_none()
                 && temporary_for_revision(s.annotations(), revision)
         }) {
-            let pem = secret
-                .data
-                .as_ref()
-                .and_then(|d| d.get(TLS_PRIVATE_KEY_KEY))
-                .map(|b| b.0.as_slice());
-            match check_next_key(pem, spec) {
+            match check_next_key(private_key_pem(&secret), spec) {
                 Ok(key) => {
                     let key = Arc::new(key);
                     ctx.next_keys.insert(uid, revision, key.clone());
@@ -232,11 +227,7 @@ pub(super) async fn existing_next_key(
         .unwrap_or_default();
     if policy == PrivateKeyRotationPolicy::Never {
         let current = get_secret(ctx, &namespace, &certificate.spec.secret_name).await?;
-        let pem = current
-            .as_ref()
-            .and_then(|s| s.data.as_ref())
-            .and_then(|d| d.get(TLS_PRIVATE_KEY_KEY))
-            .map(|b| b.0.as_slice());
+        let pem = current.as_ref().and_then(private_key_pem);
         if let Some(key) = reusable_current_key(policy, pem, spec) {
             let key = Arc::new(key);
             ctx.next_keys.insert(uid, revision, key.clone());
@@ -244,6 +235,15 @@ pub(super) async fn existing_next_key(
         }
     }
     Ok(None)
+}
+
+/// The `tls.key` bytes of a Secret, if it has any.
+fn private_key_pem(secret: &Secret) -> Option<&[u8]> {
+    secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(TLS_PRIVATE_KEY_KEY))
+        .map(|b| b.0.as_slice())
 }
 
 /// The request manager's next key: `existing_next_key`, or else, when the key need not survive
