@@ -527,6 +527,64 @@ async fn bad_input_is_reported_and_nothing_is_lost() {
     assert_eq!(data(&still, "tls.crt"), data(&before, "tls.crt"));
 }
 
+/// The trigger and issuing controllers write Ready and the times together with their own
+/// fields, so three field managers own them. A certificate that goes away (its Secret deleted
+/// while no issuer can sign the next one) must still lose `notBefore`, `notAfter` and
+/// `renewalTime`, and a new certificate brings them back.
+#[tokio::test]
+async fn validity_times_leave_with_the_certificate() {
+    let env = setup("certs-times").await;
+    let spec = |issuer: &str| {
+        json!({
+            "secretName": "site-tls", "dnsNames": ["site.example.test"],
+            "issuerRef": { "name": issuer }
+        })
+    };
+    env.apply("site", spec("selfsigned")).await;
+    let (first, _) = env.ready("site", 1).await;
+    let status = first.status.expect("status");
+    assert!(status.not_before.is_some() && status.not_after.is_some());
+    assert!(status.renewal_time.is_some());
+
+    // An issuer that does not exist: the re-issuance waits, and the Secret is deleted.
+    env.apply("site", spec("missing")).await;
+    env.not_ready_with("site", "the issuer changed", |_| true)
+        .await;
+    env.secrets
+        .delete("site-tls", &DeleteParams::default())
+        .await
+        .expect("deleting the Secret");
+    let status = env
+        .wait(
+            Duration::from_secs(30),
+            "Ready=False DoesNotExist without times",
+            || async {
+                let status = env.certs.get("site").await.ok()?.status?;
+                let ready = find_condition(status.conditions.as_deref()?, "Ready")?;
+                (ready.reason.as_deref() == Some("DoesNotExist")
+                    && status.not_before.is_none()
+                    && status.not_after.is_none()
+                    && status.renewal_time.is_none())
+                .then_some(status)
+            },
+        )
+        .await;
+    assert_eq!(status.revision, Some(1), "nothing was issued meanwhile");
+
+    // Back to a working issuer: issued again, with the new certificate's times.
+    env.apply("site", spec("selfsigned")).await;
+    let (second, secret) = env.ready("site", 2).await;
+    let leaf = parse_certificates_pem(data(&secret, "tls.crt"))
+        .expect("leaf")
+        .remove(0);
+    let status = second.status.expect("status");
+    assert_eq!(
+        status.not_after.map(|t| t.0.as_second()),
+        Some(leaf.not_after.as_second())
+    );
+    assert!(status.not_before.is_some() && status.renewal_time.is_some());
+}
+
 /// When the holder of a shared Secret goes away, the other Certificate takes it over.
 #[tokio::test]
 async fn duplicate_secret_name_is_released_when_the_holder_goes() {

@@ -3,7 +3,9 @@
 //! (certificate, next private key, CA, annotations, labels) and then the status: `revision`
 //! bumped, `Issuing=False` (reason Issued), failure fields dropped. When it Failed or was
 //! Denied, records the failure (`lastFailureTime`, `failedIssuanceAttempts + 1`,
-//! `Issuing=False` reason Failed) for the trigger's backoff.
+//! `Issuing=False` reason Failed) for the trigger's backoff. Both status applies carry the
+//! readiness that follows (`readiness::readiness_fields`: `Ready=True` and the new times after
+//! an issuance), which saves the readiness controller's write.
 //!
 //! The Secret is written before the status, so a crash in between only repeats the
 //! (idempotent) Secret apply. Only the fields written here are owned by this controller;
@@ -21,14 +23,17 @@ use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::SharedCertificates;
 use super::keys::{controlled_by, existing_next_key, is_issuing, publish};
+use super::readiness::{
+    ReadinessFields, publish_lost_readiness, readiness_fields, status_after_apply,
+};
 use super::requests::{RequestVerdict, is_stale, request_verdict};
 use super::secret_sync::{secret_drift, wanted_secret};
 use super::siblings::{conflict_in_store, watch_secret_siblings};
-use super::trigger::{gather, watch_secrets};
+use super::trigger::{gather, gather_with_secret, watch_secrets};
 use super::{
     CertificateError, MANAGER_ISSUING, apply_status, backoff_key, get_request, get_secret,
     next_revision, request_name,
@@ -52,6 +57,7 @@ use crate::pki::inspect::parse_certificates_pem;
 use crate::pki::keys::public_keys_equal;
 use crate::pki::keys::{KeySpec, parse_private_key_pem};
 use crate::pki::keystore::{self, KeystoreError};
+use crate::policy::readiness::readiness;
 use crate::policy::trigger::issuance_needed;
 use zeroize::Zeroizing;
 
@@ -438,30 +444,41 @@ fn issuing_false(
 
 /// The status applied after a successful issuance: revision bumped, Issuing=False; the
 /// failure fields are left out, which removes them (this manager owns them).
-pub(super) fn issued_status(certificate: &Certificate, now: Timestamp) -> Value {
-    json!({
-        "revision": next_revision(certificate),
-        "conditions": [issuing_false(
-            certificate,
-            REASON_ISSUING_DONE,
-            "The certificate has been successfully issued".into(),
-            now,
-        )],
-    })
+pub(super) fn issued_status(certificate: &Certificate, now: Timestamp) -> Map<String, Value> {
+    let mut status = Map::new();
+    status.insert("revision".into(), json!(next_revision(certificate)));
+    let ended = issuing_false(
+        certificate,
+        REASON_ISSUING_DONE,
+        "The certificate has been successfully issued".into(),
+        now,
+    );
+    status.insert("conditions".into(), json!([ended]));
+    status
 }
 
 /// The status applied after a failed issuance: the current revision kept (it would be removed
 /// if left out), `lastFailureTime`, one more failed attempt, Issuing=False with the request's
 /// message.
-pub(super) fn failed_status(certificate: &Certificate, message: &str, now: Timestamp) -> Value {
+pub(super) fn failed_status(
+    certificate: &Certificate,
+    message: &str,
+    now: Timestamp,
+) -> Map<String, Value> {
     let status = certificate.status.as_ref();
-    let mut patch = json!({
-        "lastFailureTime": Time(now),
-        "failedIssuanceAttempts": status.and_then(|s| s.failed_issuance_attempts).unwrap_or(0) + 1,
-        "conditions": [issuing_false(certificate, REASON_ISSUING_FAILED, failure_message(message), now)],
-    });
+    let attempts = status.and_then(|s| s.failed_issuance_attempts).unwrap_or(0) + 1;
+    let ended = issuing_false(
+        certificate,
+        REASON_ISSUING_FAILED,
+        failure_message(message),
+        now,
+    );
+    let mut patch = Map::new();
+    patch.insert("lastFailureTime".into(), json!(Time(now)));
+    patch.insert("failedIssuanceAttempts".into(), json!(attempts));
+    patch.insert("conditions".into(), json!([ended]));
     if let Some(revision) = status.and_then(|s| s.revision) {
-        patch["revision"] = json!(revision);
+        patch.insert("revision".into(), json!(revision));
     }
     patch
 }
@@ -523,7 +540,7 @@ async fn reconcile_inner(
     match outcome {
         RequestOutcome::Pending => Ok(Action::await_change()),
         RequestOutcome::Failed { message } => {
-            fail(ctx, certificate, &name, &message, now).await?;
+            fail(ctx, certificate, certificates, &name, &message, now).await?;
             Ok(Action::await_change())
         }
         RequestOutcome::Issued {
@@ -537,18 +554,18 @@ async fn reconcile_inner(
                 Ok(chain) => chain.into_iter().next(),
                 Err(err) => {
                     let message = format!("the issued certificate cannot be read: {err}");
-                    fail(ctx, certificate, &name, &message, now).await?;
+                    fail(ctx, certificate, certificates, &name, &message, now).await?;
                     return Ok(Action::await_change());
                 }
             };
             let Some(leaf) = leaf else {
                 let message = "the request holds no certificate";
-                fail(ctx, certificate, &name, message, now).await?;
+                fail(ctx, certificate, certificates, &name, message, now).await?;
                 return Ok(Action::await_change());
             };
             if !public_keys_equal(&leaf.public_key_der, &key.info().public_key_der) {
                 let message = "the issued certificate does not carry the requested private key";
-                fail(ctx, certificate, &name, message, now).await?;
+                fail(ctx, certificate, certificates, &name, message, now).await?;
                 return Ok(Action::await_change());
             }
             let encoding = certificate
@@ -567,7 +584,7 @@ async fn reconcile_inner(
             let passwords = match keystore_passwords(ctx, certificate).await? {
                 Ok(p) => p,
                 Err(message) => {
-                    fail(ctx, certificate, &name, &message, now).await?;
+                    fail(ctx, certificate, certificates, &name, &message, now).await?;
                     return Ok(Action::await_change());
                 }
             };
@@ -616,11 +633,11 @@ async fn reconcile_inner(
                 Ok(p) => p,
                 Err(err) => {
                     let message = format!("writing the keystores failed: {err}");
-                    fail(ctx, certificate, &name, &message, now).await?;
+                    fail(ctx, certificate, certificates, &name, &message, now).await?;
                     return Ok(Action::await_change());
                 }
             };
-            Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
+            let written = Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
                 .patch(
                     secret_name,
                     &PatchParams::apply(MANAGER_ISSUING).force(),
@@ -633,13 +650,17 @@ async fn reconcile_inner(
                 })?;
             ctx.writes.record_name::<Secret>(&namespace, secret_name);
             drop(patch);
-            apply_status(
+            let (status, _) = with_readiness(
                 ctx,
                 certificate,
-                MANAGER_ISSUING,
+                certificates,
                 issued_status(certificate, now),
+                Some(&written),
+                now,
             )
             .await?;
+            drop(written);
+            apply_status(ctx, certificate, MANAGER_ISSUING, status).await?;
             tracing::info!(
                 namespace,
                 certificate = certificate.name_any(),
@@ -817,20 +838,62 @@ async fn sync_secret(
     Ok(())
 }
 
+/// The top-level status fields this controller owns besides its conditions.
+const OWNED_STATUS_FIELDS: &[&str] = &["revision", "lastFailureTime", "failedIssuanceAttempts"];
+
+/// `patch` (one of this controller's status applies) completed with the readiness that
+/// follows it, computed as the readiness controller would: from `secret` when given (the
+/// Secret just written), read otherwise. After an issuance the readiness controller then has
+/// nothing left to write.
+async fn with_readiness(
+    ctx: &Context,
+    certificate: &Certificate,
+    certificates: &SharedCertificates,
+    mut patch: Map<String, Value>,
+    secret: Option<&Secret>,
+    now: Timestamp,
+) -> Result<(Value, ReadinessFields), CertificateError> {
+    let mut after = certificate.clone();
+    after.status = Some(status_after_apply(
+        certificate.status.as_ref(),
+        &patch,
+        OWNED_STATUS_FIELDS,
+    ));
+    let facts = match secret {
+        Some(secret) => gather_with_secret(ctx, &after, certificates, secret).await?,
+        None => gather(ctx, &after, certificates).await?,
+    };
+    let ready = readiness_fields(
+        certificate.status.as_ref(),
+        &readiness(&facts.into_input(&after), now),
+        certificate.metadata.generation,
+        now,
+    );
+    ready.merge_into(&mut patch);
+    Ok((Value::Object(patch), ready))
+}
+
 async fn fail(
     ctx: &Context,
     certificate: &Certificate,
+    certificates: &SharedCertificates,
     request: &str,
     message: &str,
     now: Timestamp,
 ) -> Result<(), CertificateError> {
-    apply_status(
+    let (status, ready) = with_readiness(
         ctx,
         certificate,
-        MANAGER_ISSUING,
+        certificates,
         failed_status(certificate, message, now),
+        None,
+        now,
     )
     .await?;
+    apply_status(ctx, certificate, MANAGER_ISSUING, status).await?;
+    if ready.loses_readiness() {
+        publish_lost_readiness(certificate, &ready, ctx).await;
+    }
     tracing::info!(
         namespace = certificate.namespace().unwrap_or_default(),
         certificate = certificate.name_any(),

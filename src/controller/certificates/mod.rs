@@ -114,13 +114,14 @@ pub async fn get_request(
 }
 
 /// Server-side applies `status` (a JSON object of Certificate status fields) as `manager`.
-/// Only the fields given are owned by that manager; conditions merge by type.
+/// Only the fields given are owned by that manager; conditions merge by type. Returns the
+/// Certificate as written.
 pub async fn apply_status(
     ctx: &Context,
     certificate: &Certificate,
     manager: &str,
     status: Value,
-) -> Result<(), CertificateError> {
+) -> Result<Certificate, CertificateError> {
     let namespace = certificate.namespace().unwrap_or_default();
     let name = certificate.name_any();
     let patch = serde_json::json!({
@@ -135,7 +136,7 @@ pub async fn apply_status(
             &Patch::Apply(&patch),
         )
         .await
-        .map(|written| ctx.writes.record(&written))
+        .inspect(|written| ctx.writes.record(written))
         .map_err(|source| CertificateError::Write {
             what: format!("the status of Certificate {namespace}/{name}"),
             source,

@@ -1,7 +1,14 @@
 //! The readiness controller: computes `policy::readiness::readiness` and keeps the `Ready`
-//! condition and `notBefore`/`notAfter`/`renewalTime` true to it. It owns exactly those fields
-//! (field manager [`MANAGER_READINESS`]), applies all of them in every write (a field left out
-//! of an apply is removed), and writes nothing when none changed.
+//! condition and `notBefore`/`notAfter`/`renewalTime` true to it, and writes nothing when none
+//! changed.
+//!
+//! Those fields are written by three field managers, always computed here
+//! ([`readiness_fields`]): this controller's ([`MANAGER_READINESS`]), and, in the same apply
+//! as their own fields, the trigger's (when an issuance starts: the first `Ready=False`) and
+//! the issuing controller's (when it ends: `Ready=True` and the new times). That saves two
+//! status writes per issuance; this controller then finds nothing to change. Each of them
+//! applies the whole set in every write, so none drops a field another keeps, and a field all
+//! three stop writing is removed by this controller ([`clear_times`]).
 //!
 //! Wakes on the same watches as the trigger controller, and just after `notAfter` while Ready
 //! (when the certificate expires without any object changing).
@@ -11,6 +18,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
@@ -50,27 +58,54 @@ pub async fn run(
         .await;
 }
 
-/// A status write the readiness controller must make.
+/// The readiness fields of a Certificate's status, as one apply writes them.
 #[derive(Clone, Debug, PartialEq)]
-pub(super) struct ReadinessWrite {
-    /// The status fields to apply: every field this manager owns that has a value.
-    pub status: Value,
+pub(super) struct ReadinessFields {
+    /// The status fields to apply: the Ready condition and every time that has a value.
+    pub fields: Map<String, Value>,
     /// The Ready condition written.
     pub condition: Condition,
-    /// Whether Ready changed status (worth an Event).
+    /// Whether Ready changed status.
     pub transition: bool,
     /// Whether Ready was True before.
     pub was_ready: bool,
+    /// Whether any field differs from the status it was computed against.
+    pub changed: bool,
 }
 
-/// What to write, if anything, to bring `status` in line with `readiness`. Pure. Times compare
-/// to the second, as the API server stores them.
-pub(super) fn readiness_write(
+impl ReadinessFields {
+    /// Whether this write makes a Ready certificate not Ready: the one readiness change worth an
+    /// Event. Becoming Ready follows an issuance, whose `Issued` Event says so, and each Event
+    /// is an API write (the API-politeness benchmark counts them).
+    pub fn loses_readiness(&self) -> bool {
+        self.transition && self.was_ready && self.condition.status != ConditionStatus::True
+    }
+
+    /// Adds these fields to `status` (a status apply's JSON object); the Ready condition joins
+    /// its `conditions`.
+    pub fn merge_into(&self, status: &mut Map<String, Value>) {
+        for (key, value) in &self.fields {
+            if key == "conditions" {
+                let conditions = status.entry("conditions").or_insert_with(|| json!([]));
+                if let Some(list) = conditions.as_array_mut() {
+                    list.push(json!(self.condition));
+                }
+            } else {
+                status.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+/// The readiness fields `readiness` gives a Certificate whose status is `status`: all of them,
+/// changed or not, as every writer of Ready applies them. Pure. Times compare to the second,
+/// as the API server stores them; an unchanged condition keeps its `lastTransitionTime`.
+pub(super) fn readiness_fields(
     status: Option<&CertificateStatus>,
     readiness: &Readiness,
     generation: Option<i64>,
     now: Timestamp,
-) -> Option<ReadinessWrite> {
+) -> ReadinessFields {
     let old = find_condition(
         status
             .and_then(|s| s.conditions.as_deref())
@@ -78,7 +113,24 @@ pub(super) fn readiness_write(
         CONDITION_READY,
     );
     let was_ready = old.is_some_and(|c| c.status == ConditionStatus::True);
-    let change = condition_change(old, readiness.condition(generation), Time(now));
+    let (condition, transition, condition_changed) =
+        match condition_change(old, readiness.condition(generation), Time(now)) {
+            ConditionChange::Write {
+                condition,
+                transition,
+            } => (condition, transition, true),
+            ConditionChange::Unchanged => match old {
+                Some(old) => (old.clone(), false, false),
+                // Unchanged means present; written afresh should that ever not hold.
+                None => {
+                    let condition = Condition {
+                        last_transition_time: Some(Time(now)),
+                        ..readiness.condition(generation)
+                    };
+                    (condition, true, true)
+                }
+            },
+        };
     let times = [
         (
             "notBefore",
@@ -99,18 +151,6 @@ pub(super) fn readiness_write(
     let times_changed = times
         .iter()
         .any(|(_, new, old)| new.map(|t| t.as_second()) != old.map(|t| t.0.as_second()));
-    let (condition, transition) = match change {
-        ConditionChange::Write {
-            condition,
-            transition,
-        } => (condition, transition),
-        // Unchanged condition, changed times: the condition is applied again as it is, or the
-        // apply would remove it.
-        ConditionChange::Unchanged => match old {
-            Some(old) if times_changed => (old.clone(), false),
-            _ => return None,
-        },
-    };
     let mut fields = Map::new();
     fields.insert("conditions".into(), json!([condition]));
     for (key, value, _) in times {
@@ -118,12 +158,82 @@ pub(super) fn readiness_write(
             fields.insert(key.into(), json!(Time(t)));
         }
     }
-    Some(ReadinessWrite {
-        status: Value::Object(fields),
+    ReadinessFields {
+        fields,
         condition,
         transition,
         was_ready,
-    })
+        changed: condition_changed || times_changed,
+    }
+}
+
+/// What to write, if anything, to bring `status` in line with `readiness`: the
+/// [`readiness_fields`] when any of them changed. Pure.
+pub(super) fn readiness_write(
+    status: Option<&CertificateStatus>,
+    readiness: &Readiness,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Option<ReadinessFields> {
+    let write = readiness_fields(status, readiness, generation, now);
+    write.changed.then_some(write)
+}
+
+/// The status a server-side apply of `patch` (status fields, as JSON) by a manager that also
+/// owns the top-level fields `owned` leaves behind: conditions merge by type, the fields given
+/// are set, and owned fields left out are removed. Pure; what readiness is computed on before
+/// that apply is made.
+pub(super) fn status_after_apply(
+    status: Option<&CertificateStatus>,
+    patch: &Map<String, Value>,
+    owned: &[&str],
+) -> CertificateStatus {
+    let mut after = serde_json::to_value(status.cloned().unwrap_or_default())
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default();
+    for key in owned {
+        if !patch.contains_key(*key) {
+            after.remove(*key);
+        }
+    }
+    for (key, value) in patch {
+        if key != "conditions" {
+            after.insert(key.clone(), value.clone());
+            continue;
+        }
+        let mut conditions = after
+            .remove("conditions")
+            .and_then(|c| c.as_array().cloned())
+            .unwrap_or_default();
+        for new in value.as_array().into_iter().flatten() {
+            conditions.retain(|old| old.get("type") != new.get("type"));
+            conditions.push(new.clone());
+        }
+        after.insert("conditions".into(), Value::Array(conditions));
+    }
+    serde_json::from_value(Value::Object(after)).unwrap_or_default()
+}
+
+/// The time fields `written` (a status as the API server returned it after an apply of
+/// `fields`) still has although `fields` leaves them out: another manager's earlier write
+/// keeps them. Pure.
+pub(super) fn times_kept_by_others(
+    written: Option<&CertificateStatus>,
+    fields: &Map<String, Value>,
+) -> Vec<&'static str> {
+    let Some(status) = written else {
+        return Vec::new();
+    };
+    [
+        ("notBefore", status.not_before.is_some()),
+        ("notAfter", status.not_after.is_some()),
+        ("renewalTime", status.renewal_time.is_some()),
+    ]
+    .into_iter()
+    .filter(|(key, present)| *present && !fields.contains_key(*key))
+    .map(|(key, _)| key)
+    .collect()
 }
 
 async fn reconcile(
@@ -143,7 +253,14 @@ async fn reconcile(
         certificate.metadata.generation,
         now,
     ) {
-        apply_status(&ctx, &certificate, MANAGER_READINESS, write.status.clone()).await?;
+        let written = apply_status(
+            &ctx,
+            &certificate,
+            MANAGER_READINESS,
+            Value::Object(write.fields.clone()),
+        )
+        .await?;
+        clear_times(&ctx, &written, &write.fields).await?;
         tracing::info!(
             namespace = certificate.namespace().unwrap_or_default(),
             name = certificate.name_any(),
@@ -151,10 +268,7 @@ async fn reconcile(
             reason = readiness.reason,
             "Certificate readiness updated"
         );
-        // An Event only when a Ready certificate stops being Ready: that is what someone needs
-        // to hear about. Becoming Ready follows an issuance, whose `Issued` Event says so, and
-        // each Event is an API write (the API-politeness benchmark counts them).
-        if write.transition && write.was_ready && write.condition.status != ConditionStatus::True {
+        if write.loses_readiness() {
             publish_lost_readiness(&certificate, &write, &ctx).await;
         }
     }
@@ -165,7 +279,48 @@ async fn reconcile(
     })
 }
 
-async fn publish_lost_readiness(certificate: &Certificate, write: &ReadinessWrite, ctx: &Context) {
+/// Removes the times `written` still has although `fields` (this controller's apply) leaves
+/// them out: the trigger or issuing controller wrote them last and still owns them, and an
+/// apply removes only what no manager keeps. A JSON merge patch removes them for every owner;
+/// it happens only when a certificate stops being readable (its Secret deleted or broken).
+async fn clear_times(
+    ctx: &Context,
+    written: &Certificate,
+    fields: &Map<String, Value>,
+) -> Result<(), CertificateError> {
+    let stale = times_kept_by_others(written.status.as_ref(), fields);
+    if stale.is_empty() {
+        return Ok(());
+    }
+    let namespace = written.namespace().unwrap_or_default();
+    let name = written.name_any();
+    let nulls: Map<String, Value> = stale
+        .iter()
+        .map(|k| ((*k).to_owned(), Value::Null))
+        .collect();
+    let patch = json!({ "status": nulls });
+    let params = PatchParams {
+        field_manager: Some(MANAGER_READINESS.to_owned()),
+        ..Default::default()
+    };
+    let cleared = Api::<Certificate>::namespaced(ctx.client.clone(), &namespace)
+        .patch_status(&name, &params, &Patch::Merge(&patch))
+        .await
+        .map_err(|source| CertificateError::Write {
+            what: format!("the status of Certificate {namespace}/{name}"),
+            source,
+        })?;
+    ctx.writes.record(&cleared);
+    Ok(())
+}
+
+/// Publishes the Warning of a Certificate that stopped being Ready (`write.loses_readiness()`),
+/// from whichever controller's write made it so.
+pub(super) async fn publish_lost_readiness(
+    certificate: &Certificate,
+    write: &ReadinessFields,
+    ctx: &Context,
+) {
     let event = Event {
         type_: EventType::Warning,
         reason: write
@@ -232,7 +387,7 @@ mod tests {
     /// The status a previous write of `r` at `at` left.
     fn written(r: &Readiness, at: &str) -> CertificateStatus {
         let write = readiness_write(None, r, Some(1), ts(at)).expect("first write");
-        serde_json::from_value(write.status).unwrap()
+        serde_json::from_value(Value::Object(write.fields)).unwrap()
     }
 
     #[test]
@@ -241,7 +396,7 @@ mod tests {
         assert!(write.transition);
         assert!(!write.was_ready);
         assert_eq!(
-            write.status,
+            Value::Object(write.fields),
             json!({
                 "conditions": [{
                     "type": "Ready",
@@ -257,7 +412,7 @@ mod tests {
             })
         );
         let write = readiness_write(None, &missing(), None, ts(NOW)).unwrap();
-        let keys: Vec<_> = write.status.as_object().unwrap().keys().cloned().collect();
+        let keys: Vec<_> = write.fields.keys().cloned().collect();
         assert_eq!(keys, ["conditions"], "no times without a certificate");
     }
 
@@ -296,7 +451,7 @@ mod tests {
             status.conditions.as_ref().unwrap()[0],
             "lastTransitionTime kept"
         );
-        assert_eq!(write.status["notAfter"], json!("2026-04-20T00:00:00Z"));
+        assert_eq!(write.fields["notAfter"], json!("2026-04-20T00:00:00Z"));
     }
 
     #[test]
@@ -306,7 +461,7 @@ mod tests {
         let write = readiness_write(Some(&status), &missing(), Some(1), ts(NOW)).unwrap();
         assert!(write.transition && write.was_ready);
         assert_eq!(write.condition.last_transition_time, Some(Time(ts(NOW))));
-        assert!(write.status.get("notAfter").is_none());
+        assert!(write.fields.get("notAfter").is_none());
 
         // Not Ready, new reason: no transition, the transition time kept.
         let status = written(&missing(), EARLIER);
@@ -324,5 +479,115 @@ mod tests {
         let write = readiness_write(Some(&status), &missing(), Some(2), ts(NOW)).unwrap();
         assert_eq!(write.condition.observed_generation, Some(2));
         assert!(!write.transition);
+    }
+
+    #[test]
+    fn fields_are_whole_even_when_unchanged() {
+        // What the trigger and issuing controllers apply alongside their own fields: the whole
+        // set, so that none of them drops a field the others keep.
+        let status = written(&ready(), EARLIER);
+        let fields = readiness_fields(Some(&status), &ready(), Some(1), ts(NOW));
+        assert!(!fields.changed && !fields.transition && fields.was_ready);
+        assert_eq!(fields.condition, status.conditions.as_ref().unwrap()[0]);
+        let keys: Vec<_> = fields.fields.keys().cloned().collect();
+        assert_eq!(keys, ["conditions", "notAfter", "notBefore", "renewalTime"]);
+        assert!(!fields.loses_readiness());
+
+        let lost = readiness_fields(Some(&status), &missing(), Some(1), ts(NOW));
+        assert!(lost.changed && lost.loses_readiness());
+        let first = readiness_fields(None, &missing(), Some(1), ts(NOW));
+        assert!(first.changed && first.transition && !first.loses_readiness());
+    }
+
+    #[test]
+    fn merge_into_adds_ready_to_the_other_conditions() {
+        let fields = readiness_fields(None, &ready(), Some(1), ts(NOW));
+        let mut status = json!({
+            "revision": 2,
+            "conditions": [{"type": "Issuing", "status": "False"}],
+        })
+        .as_object()
+        .unwrap()
+        .clone();
+        fields.merge_into(&mut status);
+        assert_eq!(status["revision"], json!(2));
+        let types: Vec<_> = status["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["type"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(types, ["Issuing", "Ready"]);
+        assert_eq!(status["notAfter"], json!("2026-04-01T00:00:00Z"));
+
+        let mut empty = Map::new();
+        readiness_fields(None, &missing(), Some(1), ts(NOW)).merge_into(&mut empty);
+        assert_eq!(empty["conditions"].as_array().unwrap().len(), 1);
+        assert!(!empty.contains_key("notAfter"));
+    }
+
+    #[test]
+    fn times_kept_by_others_table() {
+        let with_times = written(&ready(), EARLIER);
+        let without_times = written(&missing(), EARLIER);
+        let missing_fields = readiness_fields(None, &missing(), Some(1), ts(NOW)).fields;
+        let ready_fields = readiness_fields(None, &ready(), Some(1), ts(NOW)).fields;
+        type Case<'a> = (
+            Option<&'a CertificateStatus>,
+            &'a Map<String, Value>,
+            &'a [&'a str],
+        );
+        let table: [Case; 4] = [
+            (
+                Some(&with_times),
+                &missing_fields,
+                &["notBefore", "notAfter", "renewalTime"],
+            ),
+            (Some(&with_times), &ready_fields, &[]),
+            (Some(&without_times), &missing_fields, &[]),
+            (None, &missing_fields, &[]),
+        ];
+        for (i, (status, fields, want)) in table.into_iter().enumerate() {
+            assert_eq!(times_kept_by_others(status, fields), want, "case {i}");
+        }
+    }
+
+    #[test]
+    fn status_after_apply_table() {
+        let before: CertificateStatus = serde_json::from_value(json!({
+            "revision": 2,
+            "failedIssuanceAttempts": 1,
+            "lastFailureTime": EARLIER,
+            "conditions": [
+                {"type": "Ready", "status": "True"},
+                {"type": "Issuing", "status": "True"},
+            ],
+        }))
+        .unwrap();
+        let obj = |v: Value| v.as_object().unwrap().clone();
+        // The issuing controller's success: revision bumped, Issuing=False, failure fields
+        // (owned, left out) removed; Ready untouched.
+        let issued = status_after_apply(
+            Some(&before),
+            &obj(json!({"revision": 3, "conditions": [{"type": "Issuing", "status": "False"}]})),
+            &["revision", "lastFailureTime", "failedIssuanceAttempts"],
+        );
+        assert_eq!(issued.revision, Some(3));
+        assert_eq!(issued.failed_issuance_attempts, None);
+        assert_eq!(issued.last_failure_time, None);
+        let conditions = issued.conditions.unwrap();
+        let status_of = |t: &str| find_condition(&conditions, t).map(|c| c.status);
+        assert_eq!(status_of("Ready"), Some(ConditionStatus::True));
+        assert_eq!(status_of("Issuing"), Some(ConditionStatus::False));
+        assert_eq!(conditions.len(), 2);
+
+        // The trigger's start on a new Certificate: only a condition added.
+        let started = status_after_apply(
+            None,
+            &obj(json!({"conditions": [{"type": "Issuing", "status": "True"}]})),
+            &[],
+        );
+        assert_eq!(started.revision, None);
+        assert_eq!(started.conditions.unwrap().len(), 1);
     }
 }

@@ -1,7 +1,8 @@
 //! The trigger controller: decides (`policy::trigger::decide`) whether a Certificate needs
 //! (re-)issuing and, when it does, sets `Issuing=True` with the reason and message of the first
-//! failing check. It owns only the `Issuing` condition (field manager [`MANAGER_TRIGGER`]); the
-//! issuing controller ends the issuance.
+//! failing check (field manager [`MANAGER_TRIGGER`]), together with the readiness that follows
+//! (`readiness::readiness_fields`: the readiness controller's fields, written in the same apply
+//! to save a write). The issuing controller ends the issuance.
 //!
 //! Wakes on: the Certificate, its Secret (watched as metadata only, mapped by
 //! `spec.secretName`), its owned CertificateRequests, the end of a failure backoff, and the
@@ -15,15 +16,17 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
-use serde_json::json;
+use serde_json::{Map, json};
 
 use super::SharedCertificates;
 use super::keys::is_issuing;
+use super::readiness::{publish_lost_readiness, readiness_fields, status_after_apply};
 use super::siblings::{
     annotated_certificate, conflict_in_store, naming_secret, watch_secret_siblings,
 };
@@ -32,11 +35,14 @@ use super::{
     request_name,
 };
 use crate::api::{
-    CONDITION_ISSUING, Certificate, ConditionChange, condition_change, find_condition,
+    CONDITION_ISSUING, Certificate, CertificateRequest, ConditionChange, condition_change,
+    find_condition,
 };
 use crate::controller::Context;
 use crate::policy::backoff::Backoff;
+use crate::policy::facts::TriggerInput;
 use crate::policy::gather::{GatheredFacts, trigger_input};
+use crate::policy::readiness::readiness;
 use crate::policy::trigger::{TriggerDecision, TriggerVerdict, decide};
 
 const CONTROLLER: &str = "trigger";
@@ -121,29 +127,68 @@ pub(super) async fn gather(
             get_secret(ctx, &namespace, secret_name).await
         }
     };
+    let (secret, (current, next)) =
+        futures::try_join!(secret, requests_of(ctx, certificate, &namespace))?;
+    Ok(facts_of(
+        certificate,
+        certificates,
+        secret.as_ref(),
+        current.as_ref(),
+        next.as_ref(),
+    ))
+}
+
+/// [`gather`] with the Secret already in hand (as just written): only the requests are read.
+pub(super) async fn gather_with_secret(
+    ctx: &Context,
+    certificate: &Certificate,
+    certificates: &SharedCertificates,
+    secret: &Secret,
+) -> Result<GatheredFacts, CertificateError> {
+    let namespace = certificate.namespace().unwrap_or_default();
+    let (current, next) = requests_of(ctx, certificate, &namespace).await?;
+    Ok(facts_of(
+        certificate,
+        certificates,
+        Some(secret),
+        current.as_ref(),
+        next.as_ref(),
+    ))
+}
+
+/// The current and the next revision's CertificateRequests of `certificate`.
+async fn requests_of(
+    ctx: &Context,
+    certificate: &Certificate,
+    namespace: &str,
+) -> Result<(Option<CertificateRequest>, Option<CertificateRequest>), CertificateError> {
     let current = async {
         match certificate.status.as_ref().and_then(|s| s.revision) {
             Some(revision) => {
-                get_request(ctx, &namespace, &request_name(certificate, revision)).await
+                get_request(ctx, namespace, &request_name(certificate, revision)).await
             }
             None => Ok(None),
         }
     };
     let next_name = request_name(certificate, next_revision(certificate));
-    let next = get_request(ctx, &namespace, &next_name);
-    let (secret, current, next) = futures::try_join!(secret, current, next)?;
-    let mut facts = trigger_input(
-        certificate,
-        secret.as_ref(),
-        current.as_ref(),
-        next.as_ref(),
-    );
+    let next = get_request(ctx, namespace, &next_name);
+    futures::try_join!(current, next)
+}
+
+fn facts_of(
+    certificate: &Certificate,
+    certificates: &SharedCertificates,
+    secret: Option<&Secret>,
+    current: Option<&CertificateRequest>,
+    next: Option<&CertificateRequest>,
+) -> GatheredFacts {
+    let mut facts = trigger_input(certificate, secret, current, next);
     facts.secret_conflict = conflict_in_store(
         certificates,
         certificate,
         annotated_certificate(&facts.secret),
     );
-    Ok(facts)
+    facts
 }
 
 /// How long to wait from `now` until `at`: at least a second (a time already past is retried
@@ -184,7 +229,7 @@ async fn reconcile(
             None => Action::await_change(),
         },
         TriggerDecision::Issue(verdict) => {
-            start_issuing(&certificate, &verdict, &ctx, now).await?;
+            start_issuing(&certificate, &input, &verdict, &ctx, now).await?;
             // The status write wakes every Certificate controller, this one included.
             Action::await_change()
         }
@@ -193,9 +238,12 @@ async fn reconcile(
     Ok(action)
 }
 
-/// Applies `Issuing=True` (the only field this manager owns) and records why in an Event.
+/// Applies `Issuing=True` with the readiness that follows from it (so the readiness
+/// controller has nothing to write: for a new Certificate, the first `Ready=False`), and
+/// records why in an Event.
 async fn start_issuing(
     certificate: &Certificate,
+    input: &TriggerInput<'_>,
     verdict: &TriggerVerdict,
     ctx: &Context,
     now: Timestamp,
@@ -213,11 +261,27 @@ async fn start_issuing(
     let ConditionChange::Write { condition, .. } = change else {
         return Ok(());
     };
+    let mut status = Map::new();
+    status.insert("conditions".into(), json!([condition]));
+    let issuing_status = status_after_apply(certificate.status.as_ref(), &status, &[]);
+    let ready_fields = readiness_fields(
+        certificate.status.as_ref(),
+        &readiness(
+            &TriggerInput {
+                status: Some(&issuing_status),
+                ..input.clone()
+            },
+            now,
+        ),
+        certificate.metadata.generation,
+        now,
+    );
+    ready_fields.merge_into(&mut status);
     // Conditioned on the resourceVersion decided on: a reconcile that runs on a cached
     // Certificate older than this controller's own last write (the watch lags behind the
     // write) would otherwise set Issuing=True a second time, moving its lastTransitionTime and
     // repeating the Event. The newer object's watch event wakes this controller again.
-    if !apply_issuing(ctx, certificate, condition).await? {
+    if !apply_issuing(ctx, certificate, status).await? {
         tracing::debug!(
             namespace = certificate.namespace().unwrap_or_default(),
             name = certificate.name_any(),
@@ -232,6 +296,9 @@ async fn start_issuing(
         message = %verdict.message,
         "issuance triggered"
     );
+    if ready_fields.loses_readiness() {
+        publish_lost_readiness(certificate, &ready_fields, ctx).await;
+    }
     let event = Event {
         type_: EventType::Normal,
         reason: verdict.reason.to_owned(),
@@ -249,12 +316,14 @@ async fn start_issuing(
     Ok(())
 }
 
-/// Server-side applies `Issuing` (as [`MANAGER_TRIGGER`]) only if the Certificate is still at
-/// the resourceVersion read; `Ok(false)` when it changed since (409 Conflict).
+/// Server-side applies `status` (Issuing and the readiness fields, as [`MANAGER_TRIGGER`])
+/// only if the Certificate is still at the resourceVersion read; `Ok(false)` when it changed
+/// since (409 Conflict). The precondition also keeps readiness computed from a stale copy
+/// from being written.
 async fn apply_issuing(
     ctx: &Context,
     certificate: &Certificate,
-    condition: crate::api::Condition,
+    status: Map<String, serde_json::Value>,
 ) -> Result<bool, CertificateError> {
     let namespace = certificate.namespace().unwrap_or_default();
     let name = certificate.name_any();
@@ -262,7 +331,7 @@ async fn apply_issuing(
         "apiVersion": "cert-manager.io/v1",
         "kind": "Certificate",
         "metadata": { "resourceVersion": certificate.resource_version() },
-        "status": { "conditions": [condition] },
+        "status": status,
     });
     match kube::Api::<Certificate>::namespaced(ctx.client.clone(), &namespace)
         .patch_status(
