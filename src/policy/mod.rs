@@ -5,7 +5,7 @@ pub mod backoff;
 pub mod conflicts;
 pub mod facts;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 pub mod gather;
 pub mod readiness;
 pub mod trigger;

@@ -32,7 +32,10 @@ use crate::api::{
     condition_change, find_condition,
 };
 use crate::controller::Context;
+use crate::policy::backoff::Backoff;
+use crate::policy::facts::TriggerInput;
 use crate::policy::readiness::{Readiness, readiness};
+use crate::policy::trigger::{TriggerDecision, decide, is_issuing};
 
 const CONTROLLER: &str = "readiness";
 
@@ -95,6 +98,33 @@ impl ReadinessFields {
             }
         }
     }
+}
+
+/// Which controller's next write carries `readiness` for `input`, when another's does. Pure.
+///
+/// The trigger and this controller wake on the same events, and the issuing controller writes
+/// the Secret just before its status: without this, this controller would often write the
+/// same Ready first, from the copy the other write is about to replace. So it leaves
+/// - the readiness of a Certificate the trigger is about to start issuing (`decide` says
+///   Issue): the trigger's `Issuing=True` carries it;
+/// - a `Ready=True` (or new times with it) while an issuance is in progress: only the issuing
+///   controller ends an issuance, and its write carries the readiness that follows.
+///
+/// `Ready=False` during an issuance (an expired certificate, a deleted Secret, a request
+/// waiting on its issuer) is still written here.
+pub(super) fn written_by_another(
+    input: &TriggerInput,
+    readiness: &Readiness,
+    now: Timestamp,
+) -> Option<&'static str> {
+    if is_issuing(input) {
+        return readiness.is_ready().then_some("issuing");
+    }
+    matches!(
+        decide(input, now, &Backoff::default()),
+        TriggerDecision::Issue(_)
+    )
+    .then_some("trigger")
 }
 
 /// The readiness fields `readiness` gives a Certificate whose status is `status`: all of them,
@@ -246,8 +276,16 @@ async fn reconcile(
     }
     let now = Timestamp::now();
     let facts = gather(&ctx, &certificate, &certificates).await?;
-    let readiness = readiness(&facts.into_input(&certificate), now);
-    if let Some(write) = readiness_write(
+    let input = facts.into_input(&certificate);
+    let readiness = readiness(&input, now);
+    if let Some(writer) = written_by_another(&input, &readiness, now) {
+        tracing::debug!(
+            namespace = certificate.namespace().unwrap_or_default(),
+            name = certificate.name_any(),
+            writer,
+            "readiness left to the write that carries it"
+        );
+    } else if let Some(write) = readiness_write(
         certificate.status.as_ref(),
         &readiness,
         certificate.metadata.generation,
@@ -589,5 +627,48 @@ mod tests {
         );
         assert_eq!(started.revision, None);
         assert_eq!(started.conditions.unwrap().len(), 1);
+    }
+
+    #[test]
+    fn readiness_another_write_carries() {
+        use crate::api::{CONDITION_ISSUING, Condition};
+        use crate::policy::facts::SecretFacts;
+        use crate::policy::fixtures::{Facts, now};
+
+        let issuing = Some(CertificateStatus {
+            conditions: Some(vec![Condition {
+                type_: CONDITION_ISSUING.into(),
+                status: ConditionStatus::True,
+                ..Default::default()
+            }]),
+            ..Default::default()
+        });
+        let missing = |status: Option<CertificateStatus>| Facts {
+            secret: SecretFacts::Missing,
+            status,
+            ..Default::default()
+        };
+        let table = [
+            ("up to date", Facts::default(), None),
+            (
+                "the trigger is about to start",
+                missing(None),
+                Some("trigger"),
+            ),
+            (
+                "Ready=True during an issuance",
+                Facts {
+                    status: issuing.clone(),
+                    ..Default::default()
+                },
+                Some("issuing"),
+            ),
+            ("Ready=False during an issuance", missing(issuing), None),
+        ];
+        for (case, facts, want) in table {
+            let input = facts.input();
+            let r = readiness(&input, now());
+            assert_eq!(written_by_another(&input, &r, now()), want, "{case}");
+        }
     }
 }
