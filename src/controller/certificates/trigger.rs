@@ -35,8 +35,8 @@ use super::{
     request_name,
 };
 use crate::api::{
-    CONDITION_ISSUING, Certificate, CertificateRequest, ConditionChange, condition_change,
-    find_condition,
+    CONDITION_ISSUING, Certificate, CertificateRequest, ConditionChange, REASON_DOES_NOT_EXIST,
+    condition_change, find_condition,
 };
 use crate::controller::Context;
 use crate::policy::backoff::Backoff;
@@ -299,6 +299,9 @@ async fn start_issuing(
     if ready_fields.loses_readiness() {
         publish_lost_readiness(certificate, &ready_fields, ctx).await;
     }
+    if !worth_an_event(certificate, verdict) {
+        return Ok(());
+    }
     let event = Event {
         type_: EventType::Normal,
         reason: verdict.reason.to_owned(),
@@ -314,6 +317,19 @@ async fn start_issuing(
         tracing::warn!(%err, "publishing an Event failed");
     }
     Ok(())
+}
+
+/// Whether starting this issuance is worth an Event: always, except the first issuance of a
+/// new Certificate (no revision, no failure yet, no Secret). That Event would say only "the
+/// Secret does not exist" of a Certificate just created, the `Issuing` condition says the
+/// same, and each Event is an API write: the issuance's `Issuing` "issued" Event (or its
+/// `Failed` Warning) is the one record it gets. Re-issues, renewals, retries after a failure
+/// and a Certificate taking over an existing Secret keep theirs: they explain why.
+fn worth_an_event(certificate: &Certificate, verdict: &TriggerVerdict) -> bool {
+    let status = certificate.status.as_ref();
+    let first = status.and_then(|s| s.revision).is_none()
+        && status.and_then(|s| s.failed_issuance_attempts).unwrap_or(0) == 0;
+    !(first && verdict.reason == REASON_DOES_NOT_EXIST)
 }
 
 /// Server-side applies `status` (Issuing and the readiness fields, as [`MANAGER_TRIGGER`])
@@ -415,6 +431,55 @@ mod tests {
         ];
         for (at, want) in table {
             assert_eq!(requeue_after(now, ts(at)), want, "{at}");
+        }
+    }
+
+    #[test]
+    fn first_issuance_of_a_new_certificate_has_no_start_event() {
+        use crate::api::CertificateStatus;
+        let verdict = |reason: &'static str| TriggerVerdict {
+            reason,
+            message: "why".into(),
+        };
+        let with = |revision: Option<i32>, failures: Option<i32>| {
+            let mut c = certificate("a", "web", "web-tls");
+            c.status = Some(CertificateStatus {
+                revision,
+                failed_issuance_attempts: failures,
+                ..Default::default()
+            });
+            c
+        };
+        let table = [
+            (
+                "new",
+                certificate("a", "web", "web-tls"),
+                "DoesNotExist",
+                false,
+            ),
+            ("new, empty status", with(None, None), "DoesNotExist", false),
+            (
+                "retry after a failure",
+                with(None, Some(1)),
+                "DoesNotExist",
+                true,
+            ),
+            (
+                "Secret deleted later",
+                with(Some(3), None),
+                "DoesNotExist",
+                true,
+            ),
+            (
+                "takes over a Secret",
+                with(None, None),
+                "SecretMismatch",
+                true,
+            ),
+            ("renewal", with(Some(1), None), "Renewing", true),
+        ];
+        for (case, c, reason, want) in table {
+            assert_eq!(worth_an_event(&c, &verdict(reason)), want, "{case}");
         }
     }
 }
