@@ -101,7 +101,7 @@ fn name_key<K: kube::Resource<DynamicType = ()>>(namespace: &str, name: &str) ->
     format!("{}/{namespace}/{name}", K::kind(&()))
 }
 
-fn parse_version(version: Option<&str>) -> Option<u64> {
+pub(crate) fn parse_version(version: Option<&str>) -> Option<u64> {
     version?.parse().ok()
 }
 

@@ -12,6 +12,7 @@ pub mod issuers;
 pub mod leader;
 pub mod ratelimit;
 pub mod requests;
+pub mod secret_memo;
 pub mod selection;
 pub mod shared;
 pub mod shim;

@@ -9,7 +9,6 @@ use std::time::Duration;
 use futures::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -323,11 +322,11 @@ async fn sign_with(
         };
         (namespace.to_owned(), name.clone())
     };
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &secret_ns);
-    let Some(secret) = get(&secrets, &secret_name, || {
-        format!("Secret {secret_ns}/{secret_name}")
-    })
-    .await?
+    let read = ctx.secrets.get(&ctx.client, &secret_ns, &secret_name).await;
+    let Some(secret) = read.map_err(|source| RequestError::Read {
+        what: format!("Secret {secret_ns}/{secret_name}"),
+        source,
+    })?
     else {
         return Ok(Decision::Waiting(
             Waiting::new(format!(

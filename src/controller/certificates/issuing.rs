@@ -649,6 +649,7 @@ async fn reconcile_inner(
                     source,
                 })?;
             ctx.writes.record_name::<Secret>(&namespace, secret_name);
+            ctx.secrets.remember(&written);
             drop(patch);
             let (status, _) = with_readiness(
                 ctx,

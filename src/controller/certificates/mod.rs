@@ -76,7 +76,8 @@ pub fn next_revision(certificate: &Certificate) -> i32 {
 }
 
 /// One Secret of the Certificate's namespace: a GET, unless the shared Secret watch knows it
-/// does not exist (the controller never lists or caches Secret data).
+/// does not exist or it was read moments ago at the version the watch still shows
+/// (`secret_memo`; the controller never lists or caches Secret data).
 pub async fn get_secret(
     ctx: &Context,
     namespace: &str,
@@ -85,8 +86,8 @@ pub async fn get_secret(
     if ctx.secrets.known_absent(&ctx.writes, namespace, name) {
         return Ok(None);
     }
-    Api::<Secret>::namespaced(ctx.client.clone(), namespace)
-        .get_opt(name)
+    ctx.secrets
+        .get(&ctx.client, namespace, name)
         .await
         .map_err(|source| CertificateError::Read {
             what: format!("Secret {namespace}/{name}"),
