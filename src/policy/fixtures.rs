@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 
 use crate::api::{
-    ANN_CERTIFICATE_NAME, ANN_ISSUER_GROUP, ANN_ISSUER_KIND, ANN_ISSUER_NAME, CertificateSpec,
-    CertificateStatus, IssuerReference, PrivateKeyAlgorithm,
+    ANN_CERTIFICATE_NAME, ANN_ISSUER_GROUP, ANN_ISSUER_KIND, ANN_ISSUER_NAME, CONDITION_ISSUING,
+    CertificateSpec, CertificateStatus, Condition, ConditionStatus, IssuerReference,
+    PrivateKeyAlgorithm,
 };
 use crate::pki::{CertificateInfo, KeyInfo};
 use crate::policy::conflicts::SecretConflict;
@@ -113,6 +114,18 @@ pub fn request() -> RequestFacts {
             dns_names: vec!["www.example.com".into(), "app.example.com".into()],
             ..Default::default()
         }),
+    }
+}
+
+/// A status with only an `Issuing` condition of `status`.
+pub fn issuing_status(status: ConditionStatus) -> CertificateStatus {
+    CertificateStatus {
+        conditions: Some(vec![Condition {
+            type_: CONDITION_ISSUING.into(),
+            status,
+            ..Default::default()
+        }]),
+        ..Default::default()
     }
 }
 

@@ -1461,22 +1461,8 @@ mod tests {
 
     #[test]
     fn decide_table() {
-        let issuing = CertificateStatus {
-            conditions: Some(vec![Condition {
-                type_: CONDITION_ISSUING.into(),
-                status: ConditionStatus::True,
-                ..Default::default()
-            }]),
-            ..Default::default()
-        };
-        let not_issuing = CertificateStatus {
-            conditions: Some(vec![Condition {
-                type_: CONDITION_ISSUING.into(),
-                status: ConditionStatus::False,
-                ..Default::default()
-            }]),
-            ..Default::default()
-        };
+        let issuing = issuing_status(ConditionStatus::True);
+        let not_issuing = issuing_status(ConditionStatus::False);
         let missing = |status: Option<CertificateStatus>| Facts {
             secret: SecretFacts::Missing,
             status,

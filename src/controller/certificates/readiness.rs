@@ -631,18 +631,10 @@ mod tests {
 
     #[test]
     fn readiness_another_write_carries() {
-        use crate::api::{CONDITION_ISSUING, Condition};
         use crate::policy::facts::SecretFacts;
-        use crate::policy::fixtures::{Facts, now};
+        use crate::policy::fixtures::{Facts, issuing_status, now};
 
-        let issuing = Some(CertificateStatus {
-            conditions: Some(vec![Condition {
-                type_: CONDITION_ISSUING.into(),
-                status: ConditionStatus::True,
-                ..Default::default()
-            }]),
-            ..Default::default()
-        });
+        let issuing = Some(issuing_status(ConditionStatus::True));
         let missing = |status: Option<CertificateStatus>| Facts {
             secret: SecretFacts::Missing,
             status,
